@@ -1,0 +1,198 @@
+//! Diagnostics: located, coded problems found in a spec, collected all at once and printed
+//! as `SPEC:LINE:COL: error[CODE]: message` with an optional `help:` line.
+//!
+//! Codes are stable: tests and users grep for them. The full list lives in [`Code`]; the
+//! README's spec reference documents each one.
+
+use std::fmt;
+
+/// A 1-based line/column position in the spec file. `line == 0` means "the file as a whole".
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Loc {
+    pub line: u32,
+    pub col: u32,
+}
+
+impl Loc {
+    pub const FILE: Loc = Loc { line: 0, col: 0 };
+    pub fn new(line: u32, col: u32) -> Self {
+        Loc { line, col }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// Stable diagnostic codes. Never renumber; retire a code by leaving it unused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Code {
+    /// The file is not valid YAML.
+    E001,
+    /// A value has the wrong type (expected a mapping, a string, …).
+    E002,
+    /// A field the spec format does not know.
+    E003,
+    /// A required field is missing.
+    E004,
+    /// A value is not one of the allowed values.
+    E005,
+    /// `apiVersion`/`kind` are not `meshrender/v1alpha1` / `Mesh`.
+    E010,
+    /// The Istio version is not supported.
+    E011,
+    /// Two clusters have the same name.
+    E012,
+    /// A name is not a DNS-1123 label.
+    E013,
+    /// A remote cluster without `controlPlane`.
+    E014,
+    /// `controlPlane` names a cluster that does not exist.
+    E015,
+    /// `controlPlane` names a remote cluster.
+    E016,
+    /// A primary cluster with `controlPlane`.
+    E017,
+    /// A cluster needs an east-west gateway but has no `eastWestGateway.address`.
+    E018,
+    /// A primary must read this cluster but it has no `apiServer`.
+    E019,
+    /// A feature is used with an Istio version that does not have it.
+    E020,
+    /// A file named in the spec cannot be read.
+    E021,
+    /// A file named in the spec is malformed.
+    E022,
+    /// A federation service names a cluster or consumer that does not exist.
+    E023,
+    /// The federation address pool is invalid or too small.
+    E024,
+    /// A secret is rendered but `secrets.mode` is not set.
+    E025,
+    /// Plaintext mode needs a token for a remote secret, and none is given.
+    E026,
+    /// The settings section for the chosen secrets mode is missing.
+    E027,
+    /// The secrets mode is not available in this build.
+    E028,
+    /// The mesh has no clusters.
+    E029,
+    /// A malformed value: URL, address, path, label value, number range.
+    E030,
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// One problem, located in the spec file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub code: Code,
+    pub loc: Loc,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(code: Code, loc: Loc, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            loc,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Renders the diagnostic for a spec shown as `file`.
+    pub fn display(&self, file: &str) -> String {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let mut s = if self.loc.line == 0 {
+            format!("{file}: {sev}[{}]: {}", self.code, self.message)
+        } else {
+            format!(
+                "{file}:{}:{}: {sev}[{}]: {}",
+                self.loc.line, self.loc.col, self.code, self.message
+            )
+        };
+        if let Some(help) = &self.help {
+            s.push_str("\n  help: ");
+            s.push_str(help);
+        }
+        s
+    }
+}
+
+/// A collected, sorted set of diagnostics for one spec file.
+#[derive(Clone, Debug, Default)]
+pub struct Diagnostics {
+    pub items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    pub fn push(&mut self, d: Diagnostic) {
+        self.items.push(d);
+    }
+
+    pub fn error(&mut self, code: Code, loc: Loc, message: impl Into<String>) {
+        self.push(Diagnostic::error(code, loc, message));
+    }
+
+    pub fn error_help(
+        &mut self,
+        code: Code,
+        loc: Loc,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) {
+        self.push(Diagnostic::error(code, loc, message).with_help(help));
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(|d| d.severity == Severity::Error)
+    }
+
+    /// Sorted by position, then code, then message; exact duplicates removed.
+    pub fn sorted(mut self) -> Vec<Diagnostic> {
+        self.items.sort_by(|a, b| {
+            (a.loc, a.code, &a.message).cmp(&(b.loc, b.code, &b.message))
+        });
+        self.items.dedup();
+        self.items
+    }
+
+    /// Every diagnostic rendered for `file`, one per line (help lines indented), plus a summary.
+    pub fn render(self, file: &str) -> String {
+        let items = self.sorted();
+        let errors = items
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
+        let mut out = String::new();
+        for d in &items {
+            out.push_str(&d.display(file));
+            out.push('\n');
+        }
+        if errors > 0 {
+            out.push_str(&format!(
+                "{file}: {errors} error{} found; nothing was rendered\n",
+                if errors == 1 { "" } else { "s" }
+            ));
+        }
+        out
+    }
+}

@@ -1,0 +1,236 @@
+//! The resolved topology: what `validate` produces from a spec that has no errors.
+//!
+//! Every derived fact of DESIGN.md §2 (who needs an east-west gateway, who reads whom, who
+//! runs an istiod) is computed here once, by [`Topology`], and used both by validation (to
+//! know what must be present) and by the planner (to know what to render).
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::istio::Version;
+
+/// A secret value read from a file. Its `Debug` never shows the content.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretString(pub String);
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretString(<redacted>)")
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyAlgorithm {
+    EcdsaP256,
+    EcdsaP384,
+    Rsa2048,
+    Rsa3072,
+    Rsa4096,
+}
+
+impl KeyAlgorithm {
+    pub const NAMES: &'static [&'static str] =
+        &["ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072", "rsa-4096"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "ecdsa-p256" => KeyAlgorithm::EcdsaP256,
+            "ecdsa-p384" => KeyAlgorithm::EcdsaP384,
+            "rsa-2048" => KeyAlgorithm::Rsa2048,
+            "rsa-3072" => KeyAlgorithm::Rsa3072,
+            "rsa-4096" => KeyAlgorithm::Rsa4096,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyAlgorithm::EcdsaP256 => "ecdsa-p256",
+            KeyAlgorithm::EcdsaP384 => "ecdsa-p384",
+            KeyAlgorithm::Rsa2048 => "rsa-2048",
+            KeyAlgorithm::Rsa3072 => "rsa-3072",
+            KeyAlgorithm::Rsa4096 => "rsa-4096",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subject {
+    pub organization: String,
+    pub common_name: String,
+    pub validity_days: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct PkiSettings {
+    /// Absolute, or relative to the working directory (resolved against the spec's directory).
+    pub dir: PathBuf,
+    /// `pki.dir` as written in the spec, for messages and the generated README.
+    pub dir_display: String,
+    pub algorithm: KeyAlgorithm,
+    pub root: Subject,
+    pub intermediate: Subject,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretsMode {
+    /// No secret is rendered by this mesh (never the case once a primary exists).
+    Unset,
+    /// Private keys and tokens in the output tree: labs only.
+    Plaintext,
+    /// An ExternalSecret per secret; material is uploaded to the store by the operator.
+    ExternalSecrets {
+        store_kind: String,
+        store_name: String,
+        key_prefix: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Role {
+    Primary,
+    Remote { control_plane: String },
+}
+
+#[derive(Clone, Debug)]
+pub struct EastWestGateway {
+    pub address: String,
+    pub node_port: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct ApiServer {
+    pub server: String,
+    /// The API server CA bundle (public), when given as a file.
+    pub ca_pem: Option<String>,
+    /// The istio-reader token, when given as a file.
+    pub token: Option<SecretString>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Cluster {
+    pub name: String,
+    pub network: String,
+    pub role: Role,
+    pub east_west: Option<EastWestGateway>,
+    pub api_server: Option<ApiServer>,
+}
+
+impl Cluster {
+    pub fn is_primary(&self) -> bool {
+        self.role == Role::Primary
+    }
+
+    pub fn control_plane(&self) -> Option<&str> {
+        match &self.role {
+            Role::Primary => None,
+            Role::Remote { control_plane } => Some(control_plane),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Mesh {
+    pub mesh_id: String,
+    pub version: Version,
+    pub revision: Option<String>,
+    pub hub: Option<String>,
+    pub tag: Option<String>,
+    pub trust_domain: String,
+    pub pki: PkiSettings,
+    pub secrets: SecretsMode,
+    pub clusters: Vec<Cluster>,
+    pub verification: bool,
+}
+
+impl Mesh {
+    pub fn topology(&self) -> Topology {
+        Topology::derive(self.version, self.clusters.iter().map(|c| (&c.name, &c.network, &c.role)))
+    }
+
+    pub fn cluster(&self, name: &str) -> Option<&Cluster> {
+        self.clusters.iter().find(|c| c.name == name)
+    }
+}
+
+/// What each cluster gets (DESIGN.md §2), derived from names, networks, roles and version.
+#[derive(Clone, Debug, Default)]
+pub struct Topology {
+    pub multi_network: bool,
+    pub clusters: Vec<Facts>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    pub name: String,
+    pub primary: bool,
+    /// Remotes that name this cluster as `controlPlane`, sorted.
+    pub serves: Vec<String>,
+    /// Multi-network: every cluster; otherwise a primary that serves remotes.
+    pub needs_east_west: bool,
+    /// Runs an istiod, so it gets `cacerts`.
+    pub runs_istiod: bool,
+    /// Some primary reads this cluster's API server.
+    pub read_by_primary: bool,
+    /// The clusters this (primary) cluster reads, sorted: every other cluster.
+    pub reads: Vec<String>,
+    pub expose_services: bool,
+    pub expose_istiod: bool,
+}
+
+impl Topology {
+    pub fn derive<'a>(
+        version: Version,
+        clusters: impl Iterator<Item = (&'a String, &'a String, &'a Role)> + Clone,
+    ) -> Topology {
+        let networks: BTreeSet<&String> = clusters.clone().map(|(_, n, _)| n).collect();
+        let multi_network = networks.len() > 1;
+        let primaries: Vec<&String> = clusters
+            .clone()
+            .filter(|(_, _, r)| **r == Role::Primary)
+            .map(|(n, _, _)| n)
+            .collect();
+        let facts = clusters
+            .clone()
+            .map(|(name, _, role)| {
+                let primary = *role == Role::Primary;
+                let mut serves: Vec<String> = clusters
+                    .clone()
+                    .filter(|(_, _, r)| matches!(r, Role::Remote { control_plane } if control_plane == name))
+                    .map(|(n, _, _)| n.clone())
+                    .collect();
+                serves.sort();
+                let mut reads: Vec<String> = if primary {
+                    clusters
+                        .clone()
+                        .filter(|(n, _, _)| *n != name)
+                        .map(|(n, _, _)| n.clone())
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                reads.sort();
+                Facts {
+                    name: name.clone(),
+                    primary,
+                    needs_east_west: multi_network || (primary && !serves.is_empty()),
+                    runs_istiod: primary || version.remotes_run_istiod(),
+                    read_by_primary: primaries.iter().any(|p| *p != name),
+                    expose_services: multi_network && primary,
+                    expose_istiod: primary && !serves.is_empty(),
+                    serves,
+                    reads,
+                }
+            })
+            .collect();
+        Topology {
+            multi_network,
+            clusters: facts,
+        }
+    }
+
+    pub fn facts(&self, name: &str) -> Option<&Facts> {
+        self.clusters.iter().find(|f| f.name == name)
+    }
+}

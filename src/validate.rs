@@ -1,0 +1,834 @@
+//! Spec → resolved [`Mesh`], or every problem at once (DESIGN.md §1 "Validation").
+//!
+//! Rules run in a fixed order and never stop early: each one adds diagnostics and moves on,
+//! so one run reports everything. Files named in the spec (CA bundles, tokens) are read here,
+//! relative to the spec's directory, so later stages never touch the spec's inputs again.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use crate::diag::{Code, Diagnostics, Loc};
+use crate::istio::{self, Version};
+use crate::model::*;
+use crate::spec::{self, Sp, Spec};
+
+pub const API_VERSION: &str = "meshrender/v1alpha1";
+pub const KIND: &str = "Mesh";
+
+/// A DNS-1123 label: lower-case alphanumerics and '-', starting and ending alphanumeric, ≤ 63.
+pub fn is_dns1123_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// A Kubernetes label value: ≤ 63 alphanumerics, '-', '_', '.', alphanumeric at both ends.
+pub fn is_label_value(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && s.as_bytes()[0].is_ascii_alphanumeric()
+        && s.as_bytes()[s.len() - 1].is_ascii_alphanumeric()
+}
+
+/// An IP address or a DNS name (RFC 1123 subdomain, case-insensitive).
+pub fn is_ip_or_hostname(s: &str) -> bool {
+    if s.parse::<IpAddr>().is_ok() {
+        return true;
+    }
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|l| is_dns1123_label(&l.to_ascii_lowercase()))
+}
+
+fn require<'a, T>(
+    v: &'a Option<Sp<T>>,
+    parent: Loc,
+    what: &str,
+    d: &mut Diagnostics,
+) -> Option<&'a Sp<T>> {
+    if v.is_none() {
+        d.error(Code::E004, parent, format!("missing required field `{what}`"));
+    }
+    v.as_ref()
+}
+
+/// Reads a file named in the spec, relative to `base`. Unreadable files become `E021`.
+fn read_input(base: &Path, p: &Sp<String>, field: &str, d: &mut Diagnostics) -> Option<String> {
+    let path = base.join(&p.value);
+    match std::fs::read(&path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(s) => Some(s),
+            Err(_) => {
+                d.error(
+                    Code::E022,
+                    p.loc,
+                    format!("`{field}`: {} is not UTF-8 text", p.value),
+                );
+                None
+            }
+        },
+        Err(e) => {
+            d.error(
+                Code::E021,
+                p.loc,
+                format!("`{field}`: cannot read {}: {}", p.value, io_reason(&e)),
+            );
+            None
+        }
+    }
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => e.to_string(),
+    }
+}
+
+/// A CA bundle must hold at least one PEM `CERTIFICATE` block and nothing else.
+fn check_ca_bundle(text: &str, p: &Sp<String>, field: &str, d: &mut Diagnostics) -> bool {
+    match pem::parse_many(text) {
+        Ok(blocks) if blocks.is_empty() => {
+            d.error(
+                Code::E022,
+                p.loc,
+                format!("`{field}`: {} holds no PEM certificate", p.value),
+            );
+            false
+        }
+        Ok(blocks) => {
+            if let Some(b) = blocks.iter().find(|b| b.tag() != "CERTIFICATE") {
+                d.error_help(
+                    Code::E022,
+                    p.loc,
+                    format!(
+                        "`{field}`: {} holds a PEM block of type `{}`, expected only `CERTIFICATE`",
+                        p.value,
+                        b.tag()
+                    ),
+                    "a CA bundle is public: never put a private key in it",
+                );
+                false
+            } else {
+                true
+            }
+        }
+        Err(e) => {
+            d.error(
+                Code::E022,
+                p.loc,
+                format!("`{field}`: {} is not valid PEM: {e}", p.value),
+            );
+            false
+        }
+    }
+}
+
+/// A bearer token: one line of printable, space-free ASCII. Its content is never printed.
+fn check_token(text: &str, p: &Sp<String>, field: &str, d: &mut Diagnostics) -> Option<String> {
+    let t = text.trim_end_matches(['\n', '\r']).trim();
+    if t.is_empty() {
+        d.error(Code::E022, p.loc, format!("`{field}`: {} is empty", p.value));
+        return None;
+    }
+    if !t.bytes().all(|b| b.is_ascii_graphic()) {
+        d.error_help(
+            Code::E022,
+            p.loc,
+            format!(
+                "`{field}`: {} is not a bearer token (it must be one line without spaces)",
+                p.value
+            ),
+            "write only the token, e.g. `kubectl -n istio-system get secret istio-reader-service-account-istio-remote-secret-token -o jsonpath='{.data.token}' | base64 -d > FILE`",
+        );
+        return None;
+    }
+    Some(t.to_owned())
+}
+
+/// Validates a decoded spec. `base` is the spec file's directory. Returns the mesh when there
+/// is no error; the diagnostics may hold warnings either way.
+pub fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) {
+    let mut d = Diagnostics::default();
+    let top = Loc::new(1, 1);
+
+    match &spec.api_version {
+        None => d.error_help(
+            Code::E004,
+            top,
+            "missing required field `apiVersion`",
+            format!("add `apiVersion: {API_VERSION}`"),
+        ),
+        Some(v) if v.value != API_VERSION => d.error(
+            Code::E010,
+            v.loc,
+            format!("`apiVersion` is `{}`, expected `{API_VERSION}`", v.value),
+        ),
+        _ => {}
+    }
+    match &spec.kind {
+        None => d.error_help(
+            Code::E004,
+            top,
+            "missing required field `kind`",
+            format!("add `kind: {KIND}`"),
+        ),
+        Some(v) if v.value != KIND => d.error(
+            Code::E010,
+            v.loc,
+            format!("`kind` is `{}`, expected `{KIND}`", v.value),
+        ),
+        _ => {}
+    }
+    let mesh_id = require(&spec.mesh_id, top, "meshID", &mut d).map(|m| m.value.clone());
+    if let Some(m) = &spec.mesh_id
+        && !is_label_value(&m.value)
+    {
+        d.error(
+            Code::E030,
+            m.loc,
+            format!(
+                "`meshID` `{}` must be a label value (letters, digits, '-', '_', '.', at most 63)",
+                m.value
+            ),
+        );
+    }
+
+    // Istio version and install options.
+    let mut version = None;
+    let (mut revision, mut hub, mut tag) = (None, None, None);
+    match &spec.istio {
+        None => d.error(Code::E004, top, "missing required section `istio`"),
+        Some(i) => {
+            if let Some(v) = require(&i.value.version, i.loc, "istio.version", &mut d) {
+                match Version::parse(&v.value) {
+                    Some(ver) if ver.is_supported() => version = Some(ver),
+                    Some(_) | None => d.error_help(
+                        Code::E011,
+                        v.loc,
+                        format!("unsupported Istio version `{}`", v.value),
+                        format!(
+                            "use a minor version from \"{}\" to \"{}\", e.g. version: \"{}\"",
+                            istio::OLDEST,
+                            istio::NEWEST,
+                            istio::NEWEST
+                        ),
+                    ),
+                }
+            }
+            if let Some(r) = &i.value.revision
+                && !r.value.is_empty()
+            {
+                if is_dns1123_label(&r.value) {
+                    revision = Some(r.value.clone());
+                } else {
+                    d.error_help(
+                        Code::E013,
+                        r.loc,
+                        format!("`istio.revision` `{}` is not a DNS-1123 label", r.value),
+                        "use lower-case letters, digits and '-', e.g. `1-28-2` or `canary`",
+                    );
+                }
+            }
+            hub = i.value.hub.as_ref().map(|h| h.value.clone());
+            tag = i.value.tag.as_ref().map(|t| t.value.clone());
+        }
+    }
+
+    let trust_domain = match &spec.trust_domain {
+        Some(t) if is_ip_or_hostname(&t.value) => t.value.clone(),
+        Some(t) => {
+            d.error(
+                Code::E030,
+                t.loc,
+                format!("`trustDomain` `{}` is not a DNS name", t.value),
+            );
+            String::new()
+        }
+        None => "cluster.local".to_owned(),
+    };
+
+    let pki = pki_settings(&spec.pki, base, &mut d);
+    let (cluster_list, clusters_ok) = clusters(spec, &mut d);
+    let clusters = (!cluster_list.is_empty()).then_some(cluster_list);
+
+    // Version-dependent model rules.
+    if let Some(v) = version {
+        if v.is_replicated_control_plane_era() {
+            let loc = spec.istio.as_ref().and_then(|i| i.value.version.as_ref()).map_or(top, |x| x.loc);
+            d.error_help(
+                Code::E011,
+                loc,
+                format!("Istio {v} (replicated control planes with `federation`) is not rendered by this version of meshrender"),
+                "target Istio 1.8 or newer; the 1.6–1.7 replicated-control-plane model is planned",
+            );
+        }
+        if let Some(f) = &spec.federation
+            && v.at_least(8)
+        {
+            d.error_help(
+                Code::E020,
+                f.loc,
+                format!("`federation` (replicated control planes with `*.global` names) does not work with Istio {v}"),
+                "it was deprecated in Istio 1.8 and broken by the 1.8.6/1.9.5 security fix; remove `federation` and use the multi-network models, which route `*.cluster.local` names through east-west gateways",
+            );
+        }
+    }
+
+    // Topology rules: who needs a gateway address, who must be readable.
+    let mut topology_ok = false;
+    if let (Some(v), Some(cs)) = (version, &clusters) {
+        let topo = Topology::derive(v, cs.iter().map(|c| (&c.name.value, &c.network, &c.role)));
+        topology_ok = true;
+        for c in cs {
+            let f = topo.facts(&c.name.value).expect("derived from the same list");
+            if f.needs_east_west && c.ew_address.is_none() {
+                let why = if topo.multi_network {
+                    "the mesh spans several networks, so every cluster needs an east-west gateway"
+                } else {
+                    "it serves remote clusters, which reach its istiod through the east-west gateway"
+                };
+                d.error_help(
+                    Code::E018,
+                    c.ew_loc.unwrap_or(c.loc),
+                    format!("cluster `{}` needs `eastWestGateway.address`: {why}", c.name.value),
+                    "set the externally reachable IP or hostname of its east-west gateway, e.g. `eastWestGateway: {address: 203.0.113.10}`",
+                );
+            }
+            if f.read_by_primary && c.api_server_spec.is_none() {
+                let readers: Vec<&str> = topo
+                    .clusters
+                    .iter()
+                    .filter(|o| o.reads.contains(&c.name.value))
+                    .map(|o| o.name.as_str())
+                    .collect();
+                d.error_help(
+                    Code::E019,
+                    c.loc,
+                    format!(
+                        "cluster `{}` needs `apiServer`: primary {} must read its API server for endpoint discovery",
+                        c.name.value,
+                        readers.join(", ")
+                    ),
+                    "add `apiServer: {server: https://HOST:6443, caFile: FILE}`",
+                );
+            }
+        }
+    }
+
+    // Files named in the spec.
+    let mut api_servers: BTreeMap<String, ApiServer> = BTreeMap::new();
+    if let Some(cs) = &clusters {
+        for c in cs {
+            if let Some(a) = &c.api_server_spec {
+                let prefix = format!("clusters[{}].apiServer", c.index);
+                let server = match &a.value.server {
+                    None => {
+                        d.error(Code::E004, a.loc, format!("missing required field `{prefix}.server`"));
+                        None
+                    }
+                    Some(s) if !valid_https_url(&s.value) => {
+                        d.error_help(
+                            Code::E030,
+                            s.loc,
+                            format!("`{prefix}.server` `{}` is not an https:// URL", s.value),
+                            "istiod reads API servers over TLS: use https://HOST[:PORT]",
+                        );
+                        None
+                    }
+                    Some(s) => Some(s.value.clone()),
+                };
+                let ca_pem = a.value.ca_file.as_ref().and_then(|p| {
+                    let field = format!("{prefix}.caFile");
+                    let text = read_input(base, p, &field, &mut d)?;
+                    check_ca_bundle(&text, p, &field, &mut d).then_some(text)
+                });
+                let token = a.value.token_file.as_ref().and_then(|p| {
+                    let field = format!("{prefix}.tokenFile");
+                    let text = read_input(base, p, &field, &mut d)?;
+                    check_token(&text, p, &field, &mut d).map(SecretString)
+                });
+                if let Some(server) = server {
+                    api_servers.insert(c.name.value.clone(), ApiServer { server, ca_pem, token });
+                }
+            }
+        }
+    }
+
+    // Secrets delivery.
+    let secrets = secrets_mode(spec, mesh_id.as_deref().unwrap_or(""), &mut d);
+    if let (Some(v), Some(cs)) = (version, &clusters) {
+        let topo = Topology::derive(v, cs.iter().map(|c| (&c.name.value, &c.network, &c.role)));
+        let renders_secret = topo.clusters.iter().any(|f| f.runs_istiod);
+        if renders_secret && spec.secrets.as_ref().and_then(|s| s.value.mode.as_ref()).is_none() {
+            d.error_help(
+                Code::E025,
+                spec.secrets.as_ref().map_or(top, |s| s.loc),
+                "`secrets.mode` is required: this mesh renders `cacerts` secrets",
+                "use `secrets: {mode: external-secrets, externalSecrets: {storeRef: {kind: ClusterSecretStore, name: NAME}}}` (or `mode: plaintext` for labs)",
+            );
+        }
+        if secrets == Some(SecretsMode::Plaintext) {
+            for c in cs {
+                let f = topo.facts(&c.name.value).expect("same list");
+                if !f.read_by_primary {
+                    continue;
+                }
+                let Some(a) = &c.api_server_spec else { continue };
+                let prefix = format!("clusters[{}].apiServer", c.index);
+                if a.value.token_file.is_none() {
+                    d.error_help(
+                        Code::E026,
+                        a.loc,
+                        format!("cluster `{}`: `secrets.mode: plaintext` puts its remote secret in the output, which needs `{prefix}.tokenFile`", c.name.value),
+                        format!("write the istio-reader token of `{}` to a file, e.g. `kubectl --context {} -n istio-system get secret istio-reader-service-account-istio-remote-secret-token -o jsonpath='{{.data.token}}' | base64 -d > creds/{}.token` (apply its reader-token.yaml first), and set `tokenFile: creds/{}.token`; or use `mode: external-secrets`", c.name.value, c.name.value, c.name.value, c.name.value),
+                    );
+                }
+                if a.value.ca_file.is_none() {
+                    d.error_help(
+                        Code::E026,
+                        a.loc,
+                        format!("cluster `{}`: `secrets.mode: plaintext` needs `{prefix}.caFile` to build its remote secret", c.name.value),
+                        "set `caFile` to the API server's CA bundle (`ca.crt` of the reader token Secret)",
+                    );
+                }
+            }
+        }
+    }
+
+    let verification = spec
+        .verification
+        .as_ref()
+        .and_then(|v| v.value.enabled.as_ref())
+        .is_some_and(|e| e.value);
+
+    if d.has_errors() || !topology_ok || !clusters_ok {
+        return (None, d);
+    }
+    let (Some(mesh_id), Some(version), Some(pki), Some(secrets), Some(cs)) =
+        (mesh_id, version, pki, secrets, clusters)
+    else {
+        return (None, d);
+    };
+    let clusters = cs
+        .into_iter()
+        .map(|c| Cluster {
+            api_server: api_servers.remove(&c.name.value),
+            east_west: c.ew_address.map(|address| EastWestGateway {
+                address,
+                node_port: c.node_port,
+            }),
+            name: c.name.value,
+            network: c.network,
+            role: c.role,
+        })
+        .collect();
+    let mesh = Mesh {
+        mesh_id,
+        version,
+        revision,
+        hub,
+        tag,
+        trust_domain,
+        pki,
+        secrets,
+        clusters,
+        verification,
+    };
+    (Some(mesh), d)
+}
+
+fn valid_https_url(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix("https://") else {
+        return false;
+    };
+    let hostport = rest.split('/').next().unwrap_or("");
+    if hostport.is_empty() || rest.contains(char::is_whitespace) {
+        return false;
+    }
+    // [v6]:port, host:port or host
+    let host = if let Some(h) = hostport.strip_prefix('[') {
+        match h.split_once(']') {
+            Some((ip, port)) => {
+                if ip.parse::<IpAddr>().is_err() {
+                    return false;
+                }
+                if !port.is_empty() && !valid_port(port.trim_start_matches(':')) {
+                    return false;
+                }
+                return port.is_empty() || port.starts_with(':');
+            }
+            None => return false,
+        }
+    } else {
+        match hostport.split_once(':') {
+            Some((h, p)) => {
+                if !valid_port(p) {
+                    return false;
+                }
+                h
+            }
+            None => hostport,
+        }
+    };
+    is_ip_or_hostname(host)
+}
+
+fn valid_port(p: &str) -> bool {
+    p.parse::<u16>().is_ok_and(|n| n > 0)
+}
+
+fn pki_settings(p: &spec::Pki, base: &Path, d: &mut Diagnostics) -> Option<PkiSettings> {
+    let dir_display = p.dir.as_ref().map_or("pki".to_owned(), |x| x.value.clone());
+    if dir_display.is_empty() {
+        d.error(Code::E030, p.dir.as_ref().map_or(p.loc, |x| x.loc), "`pki.dir` is empty");
+    }
+    let algorithm = match &p.key_algorithm {
+        None => Some(KeyAlgorithm::EcdsaP256),
+        Some(a) => match KeyAlgorithm::parse(&a.value) {
+            Some(k) => Some(k),
+            None => {
+                let help = if a.value.to_ascii_lowercase().contains("ed25519") {
+                    "istiod rejects Ed25519 CA keys; use ecdsa-p256 (default), ecdsa-p384, rsa-2048, rsa-3072 or rsa-4096".to_owned()
+                } else {
+                    format!("expected one of: {}", KeyAlgorithm::NAMES.join(", "))
+                };
+                d.error_help(
+                    Code::E005,
+                    a.loc,
+                    format!("`pki.keyAlgorithm` `{}` is not supported", a.value),
+                    help,
+                );
+                None
+            }
+        },
+    };
+    let root = subject(&p.root, "pki.root", "Root CA", 3650, d);
+    let intermediate = subject(&p.intermediate, "pki.intermediate", "Intermediate CA", 730, d);
+    Some(PkiSettings {
+        dir: base.join(&dir_display),
+        dir_display,
+        algorithm: algorithm?,
+        root: root?,
+        intermediate: intermediate?,
+    })
+}
+
+fn subject(
+    s: &spec::CertSubject,
+    path: &str,
+    default_cn: &str,
+    default_days: u32,
+    d: &mut Diagnostics,
+) -> Option<Subject> {
+    let days = s.validity_days.as_ref().map_or(default_days, |v| v.value);
+    if let Some(v) = &s.validity_days
+        && (v.value == 0 || v.value > 36500)
+    {
+        d.error(
+            Code::E030,
+            v.loc,
+            format!("`{path}.validityDays` must be between 1 and 36500, found {}", v.value),
+        );
+        return None;
+    }
+    Some(Subject {
+        organization: s.organization.as_ref().map_or("Istio".to_owned(), |o| o.value.clone()),
+        common_name: s.common_name.as_ref().map_or(default_cn.to_owned(), |o| o.value.clone()),
+        validity_days: days,
+    })
+}
+
+fn secrets_mode(spec: &Spec, mesh_id: &str, d: &mut Diagnostics) -> Option<SecretsMode> {
+    let Some(s) = &spec.secrets else {
+        return Some(SecretsMode::Unset);
+    };
+    let Some(mode) = &s.value.mode else {
+        return Some(SecretsMode::Unset);
+    };
+    match mode.value.as_str() {
+        "plaintext" => Some(SecretsMode::Plaintext),
+        "external-secrets" => {
+            let Some(es) = &s.value.external_secrets else {
+                d.error_help(
+                    Code::E027,
+                    mode.loc,
+                    "`secrets.mode: external-secrets` needs a `secrets.externalSecrets` section",
+                    "add `externalSecrets: {storeRef: {kind: ClusterSecretStore, name: NAME}, keyPrefix: meshes/MESH}`",
+                );
+                return None;
+            };
+            let sr = require(&es.value.store_ref, es.loc, "secrets.externalSecrets.storeRef", d)?;
+            let kind = require(&sr.value.kind, sr.loc, "secrets.externalSecrets.storeRef.kind", d);
+            let name = require(&sr.value.name, sr.loc, "secrets.externalSecrets.storeRef.name", d);
+            let (kind, name) = (kind?, name?);
+            if kind.value != "ClusterSecretStore" && kind.value != "SecretStore" {
+                d.error_help(
+                    Code::E005,
+                    kind.loc,
+                    format!("`secrets.externalSecrets.storeRef.kind` `{}` is not a store kind", kind.value),
+                    "expected ClusterSecretStore or SecretStore",
+                );
+                return None;
+            }
+            if !is_dns1123_subdomain(&name.value) {
+                d.error(
+                    Code::E030,
+                    name.loc,
+                    format!("`secrets.externalSecrets.storeRef.name` `{}` is not a Kubernetes object name", name.value),
+                );
+                return None;
+            }
+            let key_prefix = match &es.value.key_prefix {
+                Some(k) if k.value.trim_matches('/').is_empty() || k.value.contains(char::is_whitespace) => {
+                    d.error(
+                        Code::E030,
+                        k.loc,
+                        "`secrets.externalSecrets.keyPrefix` must be a non-empty path without spaces",
+                    );
+                    return None;
+                }
+                Some(k) => k.value.trim_end_matches('/').to_owned(),
+                None => format!("meshes/{mesh_id}"),
+            };
+            Some(SecretsMode::ExternalSecrets {
+                store_kind: kind.value.clone(),
+                store_name: name.value.clone(),
+                key_prefix,
+            })
+        }
+        "sops" => {
+            d.error_help(
+                Code::E028,
+                mode.loc,
+                "`secrets.mode: sops` is not available in this version of meshrender",
+                "use `external-secrets` (nothing secret in the output) or `plaintext` (labs only)",
+            );
+            None
+        }
+        other => {
+            d.error_help(
+                Code::E005,
+                mode.loc,
+                format!("`secrets.mode` `{other}` is not a secrets mode"),
+                "expected one of: external-secrets, plaintext, sops",
+            );
+            None
+        }
+    }
+}
+
+fn is_dns1123_subdomain(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns1123_label)
+}
+
+/// A cluster as far as it could be validated on its own.
+struct ClusterIn {
+    index: usize,
+    loc: Loc,
+    name: Sp<String>,
+    network: String,
+    role: Role,
+    ew_address: Option<String>,
+    ew_loc: Option<Loc>,
+    node_port: bool,
+    api_server_spec: Option<Sp<spec::ApiServer>>,
+}
+
+/// Returns the clusters that could be read, and whether all of them could.
+fn clusters(spec: &Spec, d: &mut Diagnostics) -> (Vec<ClusterIn>, bool) {
+    let Some(list) = &spec.clusters else {
+        d.error(Code::E029, Loc::new(1, 1), "missing required field `clusters`: the mesh has no clusters");
+        return (Vec::new(), false);
+    };
+    if list.value.is_empty() {
+        d.error(Code::E029, list.loc, "`clusters` is empty: the mesh needs at least one cluster");
+        return (Vec::new(), false);
+    }
+    let mut ok = true;
+    let mut seen: BTreeMap<&str, Loc> = BTreeMap::new();
+    let mut roles: BTreeMap<&str, bool> = BTreeMap::new(); // name -> is primary
+    for c in &list.value {
+        if let Some(n) = &c.name {
+            let primary = c.role.as_ref().is_none_or(|r| r.value == "primary");
+            roles.entry(n.value.as_str()).or_insert(primary);
+        }
+    }
+    let names: BTreeSet<&str> = roles.keys().copied().collect();
+    let mut out = Vec::new();
+    for (index, c) in list.value.iter().enumerate() {
+        let path = format!("clusters[{index}]");
+        let name = require(&c.name, c.loc, &format!("{path}.name"), d);
+        if let Some(n) = name {
+            if !is_dns1123_label(&n.value) {
+                d.error_help(
+                    Code::E013,
+                    n.loc,
+                    format!("cluster name `{}` is not a DNS-1123 label", n.value),
+                    "it is the Istio cluster ID and a directory name: use lower-case letters, digits and '-', at most 63 characters",
+                );
+                ok = false;
+            }
+            if let Some(first) = seen.get(n.value.as_str()) {
+                d.error_help(
+                    Code::E012,
+                    n.loc,
+                    format!("duplicate cluster name `{}`", n.value),
+                    format!("first defined at line {}, column {}", first.line, first.col),
+                );
+                ok = false;
+            } else {
+                seen.insert(&n.value, n.loc);
+            }
+        }
+        let network = require(&c.network, c.loc, &format!("{path}.network"), d);
+        if let Some(net) = network
+            && !is_label_value(&net.value)
+        {
+            d.error(
+                Code::E030,
+                net.loc,
+                format!("network `{}` must be a label value (letters, digits, '-', '_', '.', at most 63)", net.value),
+            );
+            ok = false;
+        }
+        let role = match &c.role {
+            None => Some(Role::Primary),
+            Some(r) if r.value == "primary" => {
+                if let Some(cp) = &c.control_plane {
+                    d.error_help(
+                        Code::E017,
+                        cp.loc,
+                        format!("primary cluster `{}` must not set `controlPlane`", name.map_or("?", |n| n.as_str())),
+                        "a primary runs its own control plane; set `role: remote` to make it a remote of that cluster",
+                    );
+                }
+                Some(Role::Primary)
+            }
+            Some(r) if r.value == "remote" => match &c.control_plane {
+                None => {
+                    d.error_help(
+                        Code::E014,
+                        r.loc,
+                        format!("remote cluster `{}` needs `controlPlane`", name.map_or("?", |n| n.as_str())),
+                        "name the primary cluster whose istiod serves it",
+                    );
+                    None
+                }
+                Some(cp) => match roles.get(cp.value.as_str()) {
+                    None => {
+                        let hint = crate::spec::decode::did_you_mean(&cp.value, &names.iter().copied().collect::<Vec<_>>());
+                        let mut diag = crate::diag::Diagnostic::error(
+                            Code::E015,
+                            cp.loc,
+                            format!("`controlPlane` names `{}`, which is not a cluster of this mesh", cp.value),
+                        );
+                        if let Some(h) = hint {
+                            diag = diag.with_help(format!("did you mean `{h}`?"));
+                        }
+                        d.push(diag);
+                        None
+                    }
+                    Some(false) => {
+                        d.error_help(
+                            Code::E016,
+                            cp.loc,
+                            format!("`controlPlane` names `{}`, which is a remote cluster", cp.value),
+                            "a remote is served by a primary: name a cluster with `role: primary`",
+                        );
+                        None
+                    }
+                    Some(true) => Some(Role::Remote {
+                        control_plane: cp.value.clone(),
+                    }),
+                },
+            },
+            Some(r) => {
+                d.error_help(
+                    Code::E005,
+                    r.loc,
+                    format!("`{path}.role` `{}` is not a role", r.value),
+                    "expected one of: primary, remote",
+                );
+                None
+            }
+        };
+        let mut node_port = false;
+        let mut ew_address = None;
+        let mut ew_loc = None;
+        if let Some(gw) = &c.east_west_gateway {
+            ew_loc = Some(gw.loc);
+            if let Some(t) = &gw.value.service_type {
+                match t.value.as_str() {
+                    "LoadBalancer" => {}
+                    "NodePort" => node_port = true,
+                    other => {
+                        d.error_help(
+                            Code::E005,
+                            t.loc,
+                            format!("`{path}.eastWestGateway.serviceType` `{other}` is not supported"),
+                            "expected one of: LoadBalancer, NodePort",
+                        );
+                        ok = false;
+                    }
+                }
+            }
+            if let Some(a) = &gw.value.address {
+                if is_ip_or_hostname(&a.value) {
+                    ew_address = Some(a.value.clone());
+                } else {
+                    d.error(
+                        Code::E030,
+                        a.loc,
+                        format!("`{path}.eastWestGateway.address` `{}` is not an IP address or hostname", a.value),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        match (name, network, role) {
+            (Some(n), Some(net), Some(role)) => out.push(ClusterIn {
+                index,
+                loc: c.loc,
+                name: n.clone(),
+                network: net.value.clone(),
+                role,
+                ew_address,
+                ew_loc,
+                node_port,
+                api_server_spec: c.api_server.clone(),
+            }),
+            _ => ok = false,
+        }
+    }
+    (out, ok)
+}
+
+/// Convenience for tests and the CLI: text → mesh, with the spec's directory as base.
+pub fn load_and_validate(text: &str, base: &Path) -> (Option<Mesh>, Diagnostics) {
+    let (spec, mut diags) = spec::load(text);
+    let Some(spec) = spec else {
+        return (None, diags);
+    };
+    let (mesh, more) = validate(&spec, base);
+    diags.items.extend(more.items);
+    if diags.has_errors() {
+        return (None, diags);
+    }
+    (mesh, diags)
+}
+
+/// The directory relative paths in a spec are resolved against.
+pub fn spec_base(spec_path: &Path) -> PathBuf {
+    match spec_path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}

@@ -168,9 +168,8 @@ impl Diagnostics {
 
     /// Sorted by position, then code, then message; exact duplicates removed.
     pub fn sorted(mut self) -> Vec<Diagnostic> {
-        self.items.sort_by(|a, b| {
-            (a.loc, a.code, &a.message).cmp(&(b.loc, b.code, &b.message))
-        });
+        self.items
+            .sort_by(|a, b| (a.loc, a.code, &a.message).cmp(&(b.loc, b.code, &b.message)));
         self.items.dedup();
         self.items
     }

@@ -178,7 +178,10 @@ mod tests {
 
     #[test]
     fn gates_switch_at_the_documented_versions() {
-        assert_eq!(v(21).networking_api_version(), "networking.istio.io/v1alpha3");
+        assert_eq!(
+            v(21).networking_api_version(),
+            "networking.istio.io/v1alpha3"
+        );
         assert_eq!(v(22).networking_api_version(), "networking.istio.io/v1");
         assert_eq!(v(8).eastwest_shape(), EastWestShape::V1_8);
         assert_eq!(v(10).eastwest_shape(), EastWestShape::V1_9);
@@ -187,8 +190,14 @@ mod tests {
         assert_eq!(v(15).remote_model(), RemoteModel::OwnIstiod);
         assert_eq!(v(16).remote_model(), RemoteModel::RemoteProfile);
         assert_eq!(v(15).external_istiod_setting(), ExternalIstiodSetting::None);
-        assert_eq!(v(22).external_istiod_setting(), ExternalIstiodSetting::PilotEnv);
-        assert_eq!(v(23).external_istiod_setting(), ExternalIstiodSetting::GlobalValue);
+        assert_eq!(
+            v(22).external_istiod_setting(),
+            ExternalIstiodSetting::PilotEnv
+        );
+        assert_eq!(
+            v(23).external_istiod_setting(),
+            ExternalIstiodSetting::GlobalValue
+        );
         assert!(!v(23).has_helm_values());
         assert!(v(24).has_helm_values());
         assert!(v(27).remote_secret_has_legacy_fields());

@@ -1,6 +1,81 @@
 //! meshrender: one topology spec in, per-cluster Istio multicluster manifests out, offline.
+//!
+//! Data flows one way: `spec` (text → located tree → typed spec) → `validate` (all
+//! diagnostics at once) → `model` (resolved topology) → `pki` (CA material) → `plan` (which
+//! file, which template, which context) → `render` (pure: sorted path → bytes) → `output`
+//! (the only writer of the output directory). `cli` wires them to commands.
+
+pub mod cli;
 pub mod diag;
-pub mod spec;
+pub mod init;
 pub mod istio;
 pub mod model;
+pub mod output;
+pub mod pki;
+pub mod plan;
+pub mod render;
+pub mod spec;
 pub mod validate;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// A failed pipeline step, already formatted for the user.
+#[derive(Debug)]
+pub enum Failure {
+    /// The spec has errors (exit 2). Holds the rendered diagnostics.
+    Invalid(String),
+    /// PKI material is missing or inconsistent (exit 2).
+    Pki(pki::PkiError),
+    /// Anything else: I/O, internal template errors (exit 2).
+    Other(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Invalid(s) => f.write_str(s.trim_end()),
+            Failure::Pki(e) => write!(f, "PKI: {}", e.to_string().replace('\n', "\nPKI: ")),
+            Failure::Other(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Reads and validates the spec at `path`, shown as `display` in diagnostics. Warnings are
+/// returned alongside the mesh.
+pub fn load_mesh(path: &Path, display: &str) -> Result<(model::Mesh, String), Failure> {
+    let text = std::fs::read(path)
+        .map_err(|e| Failure::Other(format!("{display}: cannot read the spec: {e}")))?;
+    let text = String::from_utf8(text).map_err(|_| {
+        Failure::Invalid(format!(
+            "{display}: error[E001]: the spec is not UTF-8 text\n"
+        ))
+    })?;
+    let (mesh, diags) = validate::load_and_validate(&text, &validate::spec_base(path));
+    match mesh {
+        Some(m) => Ok((m, diags.render(display))),
+        None => Err(Failure::Invalid(diags.render(display))),
+    }
+}
+
+/// The clusters whose `cacerts` must be loaded or issued.
+pub fn clusters_needing_ca(mesh: &model::Mesh) -> Vec<String> {
+    mesh.topology()
+        .clusters
+        .iter()
+        .filter(|f| f.runs_istiod)
+        .map(|f| f.name.clone())
+        .collect()
+}
+
+/// Loads (and in `Generate` mode completes) the PKI, plans and renders the whole tree in memory.
+pub fn render_mesh(
+    mesh: &model::Mesh,
+    mode: pki::Mode,
+) -> Result<(BTreeMap<String, Vec<u8>>, pki::Material), Failure> {
+    let material =
+        pki::ensure(&mesh.pki, &clusters_needing_ca(mesh), mode).map_err(Failure::Pki)?;
+    let plan = plan::plan(mesh, &material);
+    let files = render::render(&plan).map_err(|e| Failure::Other(e.to_string()))?;
+    Ok((files, material))
+}

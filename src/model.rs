@@ -30,8 +30,13 @@ pub enum KeyAlgorithm {
 }
 
 impl KeyAlgorithm {
-    pub const NAMES: &'static [&'static str] =
-        &["ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072", "rsa-4096"];
+    pub const NAMES: &'static [&'static str] = &[
+        "ecdsa-p256",
+        "ecdsa-p384",
+        "rsa-2048",
+        "rsa-3072",
+        "rsa-4096",
+    ];
 
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
@@ -146,7 +151,10 @@ pub struct Mesh {
 
 impl Mesh {
     pub fn topology(&self) -> Topology {
-        Topology::derive(self.version, self.clusters.iter().map(|c| (&c.name, &c.network, &c.role)))
+        Topology::derive(
+            self.version,
+            self.clusters.iter().map(|c| (&c.name, &c.network, &c.role)),
+        )
     }
 
     pub fn cluster(&self, name: &str) -> Option<&Cluster> {

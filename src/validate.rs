@@ -43,7 +43,8 @@ pub fn is_ip_or_hostname(s: &str) -> bool {
     }
     !s.is_empty()
         && s.len() <= 253
-        && s.split('.').all(|l| is_dns1123_label(&l.to_ascii_lowercase()))
+        && s.split('.')
+            .all(|l| is_dns1123_label(&l.to_ascii_lowercase()))
 }
 
 fn require<'a, T>(
@@ -53,7 +54,11 @@ fn require<'a, T>(
     d: &mut Diagnostics,
 ) -> Option<&'a Sp<T>> {
     if v.is_none() {
-        d.error(Code::E004, parent, format!("missing required field `{what}`"));
+        d.error(
+            Code::E004,
+            parent,
+            format!("missing required field `{what}`"),
+        );
     }
     v.as_ref()
 }
@@ -135,7 +140,11 @@ fn check_ca_bundle(text: &str, p: &Sp<String>, field: &str, d: &mut Diagnostics)
 fn check_token(text: &str, p: &Sp<String>, field: &str, d: &mut Diagnostics) -> Option<String> {
     let t = text.trim_end_matches(['\n', '\r']).trim();
     if t.is_empty() {
-        d.error(Code::E022, p.loc, format!("`{field}`: {} is empty", p.value));
+        d.error(
+            Code::E022,
+            p.loc,
+            format!("`{field}`: {} is empty", p.value),
+        );
         return None;
     }
     if !t.bytes().all(|b| b.is_ascii_graphic()) {
@@ -262,7 +271,11 @@ pub fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) {
     // Version-dependent model rules.
     if let Some(v) = version {
         if v.is_replicated_control_plane_era() {
-            let loc = spec.istio.as_ref().and_then(|i| i.value.version.as_ref()).map_or(top, |x| x.loc);
+            let loc = spec
+                .istio
+                .as_ref()
+                .and_then(|i| i.value.version.as_ref())
+                .map_or(top, |x| x.loc);
             d.error_help(
                 Code::E011,
                 loc,
@@ -288,7 +301,9 @@ pub fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) {
         let topo = Topology::derive(v, cs.iter().map(|c| (&c.name.value, &c.network, &c.role)));
         topology_ok = true;
         for c in cs {
-            let f = topo.facts(&c.name.value).expect("derived from the same list");
+            let f = topo
+                .facts(&c.name.value)
+                .expect("derived from the same list");
             if f.needs_east_west && c.ew_address.is_none() {
                 let why = if topo.multi_network {
                     "the mesh spans several networks, so every cluster needs an east-west gateway"
@@ -331,7 +346,11 @@ pub fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) {
                 let prefix = format!("clusters[{}].apiServer", c.index);
                 let server = match &a.value.server {
                     None => {
-                        d.error(Code::E004, a.loc, format!("missing required field `{prefix}.server`"));
+                        d.error(
+                            Code::E004,
+                            a.loc,
+                            format!("missing required field `{prefix}.server`"),
+                        );
                         None
                     }
                     Some(s) if !valid_https_url(&s.value) => {
@@ -356,7 +375,14 @@ pub fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) {
                     check_token(&text, p, &field, &mut d).map(SecretString)
                 });
                 if let Some(server) = server {
-                    api_servers.insert(c.name.value.clone(), ApiServer { server, ca_pem, token });
+                    api_servers.insert(
+                        c.name.value.clone(),
+                        ApiServer {
+                            server,
+                            ca_pem,
+                            token,
+                        },
+                    );
                 }
             }
         }
@@ -367,7 +393,13 @@ pub fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) {
     if let (Some(v), Some(cs)) = (version, &clusters) {
         let topo = Topology::derive(v, cs.iter().map(|c| (&c.name.value, &c.network, &c.role)));
         let renders_secret = topo.clusters.iter().any(|f| f.runs_istiod);
-        if renders_secret && spec.secrets.as_ref().and_then(|s| s.value.mode.as_ref()).is_none() {
+        if renders_secret
+            && spec
+                .secrets
+                .as_ref()
+                .and_then(|s| s.value.mode.as_ref())
+                .is_none()
+        {
             d.error_help(
                 Code::E025,
                 spec.secrets.as_ref().map_or(top, |s| s.loc),
@@ -381,7 +413,9 @@ pub fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) {
                 if !f.read_by_primary {
                     continue;
                 }
-                let Some(a) = &c.api_server_spec else { continue };
+                let Some(a) = &c.api_server_spec else {
+                    continue;
+                };
                 let prefix = format!("clusters[{}].apiServer", c.index);
                 if a.value.token_file.is_none() {
                     d.error_help(
@@ -488,7 +522,11 @@ fn valid_port(p: &str) -> bool {
 fn pki_settings(p: &spec::Pki, base: &Path, d: &mut Diagnostics) -> Option<PkiSettings> {
     let dir_display = p.dir.as_ref().map_or("pki".to_owned(), |x| x.value.clone());
     if dir_display.is_empty() {
-        d.error(Code::E030, p.dir.as_ref().map_or(p.loc, |x| x.loc), "`pki.dir` is empty");
+        d.error(
+            Code::E030,
+            p.dir.as_ref().map_or(p.loc, |x| x.loc),
+            "`pki.dir` is empty",
+        );
     }
     let algorithm = match &p.key_algorithm {
         None => Some(KeyAlgorithm::EcdsaP256),
@@ -511,7 +549,13 @@ fn pki_settings(p: &spec::Pki, base: &Path, d: &mut Diagnostics) -> Option<PkiSe
         },
     };
     let root = subject(&p.root, "pki.root", "Root CA", 3650, d);
-    let intermediate = subject(&p.intermediate, "pki.intermediate", "Intermediate CA", 730, d);
+    let intermediate = subject(
+        &p.intermediate,
+        "pki.intermediate",
+        "Intermediate CA",
+        730,
+        d,
+    );
     Some(PkiSettings {
         dir: base.join(&dir_display),
         dir_display,
@@ -535,13 +579,22 @@ fn subject(
         d.error(
             Code::E030,
             v.loc,
-            format!("`{path}.validityDays` must be between 1 and 36500, found {}", v.value),
+            format!(
+                "`{path}.validityDays` must be between 1 and 36500, found {}",
+                v.value
+            ),
         );
         return None;
     }
     Some(Subject {
-        organization: s.organization.as_ref().map_or("Istio".to_owned(), |o| o.value.clone()),
-        common_name: s.common_name.as_ref().map_or(default_cn.to_owned(), |o| o.value.clone()),
+        organization: s
+            .organization
+            .as_ref()
+            .map_or("Istio".to_owned(), |o| o.value.clone()),
+        common_name: s
+            .common_name
+            .as_ref()
+            .map_or(default_cn.to_owned(), |o| o.value.clone()),
         validity_days: days,
     })
 }
@@ -565,15 +618,33 @@ fn secrets_mode(spec: &Spec, mesh_id: &str, d: &mut Diagnostics) -> Option<Secre
                 );
                 return None;
             };
-            let sr = require(&es.value.store_ref, es.loc, "secrets.externalSecrets.storeRef", d)?;
-            let kind = require(&sr.value.kind, sr.loc, "secrets.externalSecrets.storeRef.kind", d);
-            let name = require(&sr.value.name, sr.loc, "secrets.externalSecrets.storeRef.name", d);
+            let sr = require(
+                &es.value.store_ref,
+                es.loc,
+                "secrets.externalSecrets.storeRef",
+                d,
+            )?;
+            let kind = require(
+                &sr.value.kind,
+                sr.loc,
+                "secrets.externalSecrets.storeRef.kind",
+                d,
+            );
+            let name = require(
+                &sr.value.name,
+                sr.loc,
+                "secrets.externalSecrets.storeRef.name",
+                d,
+            );
             let (kind, name) = (kind?, name?);
             if kind.value != "ClusterSecretStore" && kind.value != "SecretStore" {
                 d.error_help(
                     Code::E005,
                     kind.loc,
-                    format!("`secrets.externalSecrets.storeRef.kind` `{}` is not a store kind", kind.value),
+                    format!(
+                        "`secrets.externalSecrets.storeRef.kind` `{}` is not a store kind",
+                        kind.value
+                    ),
                     "expected ClusterSecretStore or SecretStore",
                 );
                 return None;
@@ -587,7 +658,10 @@ fn secrets_mode(spec: &Spec, mesh_id: &str, d: &mut Diagnostics) -> Option<Secre
                 return None;
             }
             let key_prefix = match &es.value.key_prefix {
-                Some(k) if k.value.trim_matches('/').is_empty() || k.value.contains(char::is_whitespace) => {
+                Some(k)
+                    if k.value.trim_matches('/').is_empty()
+                        || k.value.contains(char::is_whitespace) =>
+                {
                     d.error(
                         Code::E030,
                         k.loc,
@@ -645,11 +719,19 @@ struct ClusterIn {
 /// Returns the clusters that could be read, and whether all of them could.
 fn clusters(spec: &Spec, d: &mut Diagnostics) -> (Vec<ClusterIn>, bool) {
     let Some(list) = &spec.clusters else {
-        d.error(Code::E029, Loc::new(1, 1), "missing required field `clusters`: the mesh has no clusters");
+        d.error(
+            Code::E029,
+            Loc::new(1, 1),
+            "missing required field `clusters`: the mesh has no clusters",
+        );
         return (Vec::new(), false);
     };
     if list.value.is_empty() {
-        d.error(Code::E029, list.loc, "`clusters` is empty: the mesh needs at least one cluster");
+        d.error(
+            Code::E029,
+            list.loc,
+            "`clusters` is empty: the mesh needs at least one cluster",
+        );
         return (Vec::new(), false);
     }
     let mut ok = true;
@@ -712,44 +794,55 @@ fn clusters(spec: &Spec, d: &mut Diagnostics) -> (Vec<ClusterIn>, bool) {
                 }
                 Some(Role::Primary)
             }
-            Some(r) if r.value == "remote" => match &c.control_plane {
-                None => {
-                    d.error_help(
-                        Code::E014,
-                        r.loc,
-                        format!("remote cluster `{}` needs `controlPlane`", name.map_or("?", |n| n.as_str())),
-                        "name the primary cluster whose istiod serves it",
-                    );
-                    None
-                }
-                Some(cp) => match roles.get(cp.value.as_str()) {
+            Some(r) if r.value == "remote" => {
+                match &c.control_plane {
                     None => {
-                        let hint = crate::spec::decode::did_you_mean(&cp.value, &names.iter().copied().collect::<Vec<_>>());
-                        let mut diag = crate::diag::Diagnostic::error(
-                            Code::E015,
-                            cp.loc,
-                            format!("`controlPlane` names `{}`, which is not a cluster of this mesh", cp.value),
+                        d.error_help(
+                            Code::E014,
+                            r.loc,
+                            format!(
+                                "remote cluster `{}` needs `controlPlane`",
+                                name.map_or("?", |n| n.as_str())
+                            ),
+                            "name the primary cluster whose istiod serves it",
                         );
-                        if let Some(h) = hint {
-                            diag = diag.with_help(format!("did you mean `{h}`?"));
-                        }
-                        d.push(diag);
                         None
                     }
-                    Some(false) => {
-                        d.error_help(
+                    Some(cp) => match roles.get(cp.value.as_str()) {
+                        None => {
+                            let hint = crate::spec::decode::did_you_mean(
+                                &cp.value,
+                                &names.iter().copied().collect::<Vec<_>>(),
+                            );
+                            let mut diag = crate::diag::Diagnostic::error(
+                                Code::E015,
+                                cp.loc,
+                                format!(
+                                    "`controlPlane` names `{}`, which is not a cluster of this mesh",
+                                    cp.value
+                                ),
+                            );
+                            if let Some(h) = hint {
+                                diag = diag.with_help(format!("did you mean `{h}`?"));
+                            }
+                            d.push(diag);
+                            None
+                        }
+                        Some(false) => {
+                            d.error_help(
                             Code::E016,
                             cp.loc,
                             format!("`controlPlane` names `{}`, which is a remote cluster", cp.value),
                             "a remote is served by a primary: name a cluster with `role: primary`",
                         );
-                        None
-                    }
-                    Some(true) => Some(Role::Remote {
-                        control_plane: cp.value.clone(),
-                    }),
-                },
-            },
+                            None
+                        }
+                        Some(true) => Some(Role::Remote {
+                            control_plane: cp.value.clone(),
+                        }),
+                    },
+                }
+            }
             Some(r) => {
                 d.error_help(
                     Code::E005,
@@ -773,7 +866,9 @@ fn clusters(spec: &Spec, d: &mut Diagnostics) -> (Vec<ClusterIn>, bool) {
                         d.error_help(
                             Code::E005,
                             t.loc,
-                            format!("`{path}.eastWestGateway.serviceType` `{other}` is not supported"),
+                            format!(
+                                "`{path}.eastWestGateway.serviceType` `{other}` is not supported"
+                            ),
                             "expected one of: LoadBalancer, NodePort",
                         );
                         ok = false;

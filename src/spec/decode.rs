@@ -70,7 +70,11 @@ impl<'a> Fields<'a> {
         let i = self.entries.iter().position(|(k, _)| k.name == key)?;
         self.used[i] = true;
         let n = &self.entries[i].1;
-        if n.value == Value::Null { None } else { Some(n) }
+        if n.value == Value::Null {
+            None
+        } else {
+            Some(n)
+        }
     }
 
     fn sub(&self, key: &str) -> String {
@@ -126,9 +130,7 @@ fn string(n: &Node, path: &str, d: &mut Diagnostics) -> Option<Sp<String>> {
 
 fn uint(n: &Node, path: &str, d: &mut Diagnostics) -> Option<Sp<u32>> {
     match &n.value {
-        Value::Int(i) if *i >= 0 && *i <= i64::from(u32::MAX) => {
-            Some(Sp::new(*i as u32, n.loc))
-        }
+        Value::Int(i) if *i >= 0 && *i <= i64::from(u32::MAX) => Some(Sp::new(*i as u32, n.loc)),
         Value::Int(_) => {
             d.error(
                 Code::E030,
@@ -238,7 +240,9 @@ pub fn decode(root: &Node, d: &mut Diagnostics) -> Spec {
     spec.federation = f.get("federation").and_then(|n| federation(n, d));
     spec.verification = f.get("verification").and_then(|n| {
         let mut v = Fields::of(n, "verification", d)?;
-        let enabled = v.get("enabled").and_then(|e| boolean(e, "verification.enabled", d));
+        let enabled = v
+            .get("enabled")
+            .and_then(|e| boolean(e, "verification.enabled", d));
         v.finish(&["enabled"], d);
         Some(Sp::new(Verification { enabled }, n.loc))
     });

@@ -162,8 +162,10 @@ impl<'de> Deserialize<'de> for RawKey {
 /// at the position the parser reports.
 pub fn parse(text: &str) -> Result<Node, Diagnostic> {
     if text.trim().is_empty() {
-        return Err(Diagnostic::error(Code::E001, Loc::FILE, "the spec file is empty")
-            .with_help("run `meshrender init` for a commented starter spec"));
+        return Err(
+            Diagnostic::error(Code::E001, Loc::FILE, "the spec file is empty")
+                .with_help("run `meshrender init` for a commented starter spec"),
+        );
     }
     match serde_saphyr::from_str::<Spanned<RawValue>>(text) {
         Ok(v) => Ok(node(v)),
@@ -198,10 +200,14 @@ mod tests {
         assert_eq!(m[0].0.loc, Loc::new(1, 1));
         assert_eq!(m[0].1.loc, Loc::new(1, 4));
         assert_eq!(m[0].1.value, Value::Int(1));
-        let Value::Seq(s) = &m[1].1.value else { panic!() };
+        let Value::Seq(s) = &m[1].1.value else {
+            panic!()
+        };
         assert_eq!(s[0].loc, Loc::new(3, 5));
         assert_eq!(s[0].value, Value::Str("x".into()));
-        let Value::Map(inner) = &s[1].value else { panic!() };
+        let Value::Map(inner) = &s[1].value else {
+            panic!()
+        };
         assert_eq!(inner[0].1.value, Value::Bool(true));
         assert_eq!(inner[0].0.loc, Loc::new(4, 6));
     }

@@ -1,0 +1,500 @@
+//! Mesh → plan: which file, from which template, with which context. Nothing is rendered here.
+//!
+//! All names, ports, labels and version-dependent shapes are decided in this module (with
+//! the gates of `istio`), so templates only lay values out.
+
+use base64::Engine as _;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::istio::{EastWestShape, ExternalIstiodSetting, RemoteModel};
+use crate::model::{Cluster, Facts, Mesh, Role, SecretsMode, Topology};
+use crate::pki::{CA_CERT, CA_KEY, CERT_CHAIN, Material, ROOT_CERT};
+
+pub const HEADER: &str = "# Rendered by meshrender. Do not edit: change the spec and render again.";
+
+/// One output file.
+#[derive(Clone, Debug, Serialize)]
+pub struct PlannedFile {
+    /// Path relative to the output directory, with `/` separators.
+    pub path: String,
+    /// The cluster this file belongs to; `None` for mesh-wide files.
+    pub cluster: Option<String>,
+    pub template: &'static str,
+    pub context: Value,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    pub files: Vec<PlannedFile>,
+}
+
+/// The cacerts Secret keys, in the order `kubectl create secret generic` sorts them.
+pub const CACERTS_KEYS: [&str; 4] = [CA_CERT, CA_KEY, CERT_CHAIN, ROOT_CERT];
+
+fn kv(pairs: &[(&str, String)]) -> Value {
+    Value::Array(
+        pairs
+            .iter()
+            .map(|(k, v)| json!({"key": k, "value": v}))
+            .collect(),
+    )
+}
+
+/// The name of the istiod Service, with the revision suffix when there is one.
+pub fn istiod_service(mesh: &Mesh) -> String {
+    match &mesh.revision {
+        Some(r) => format!("istiod-{r}"),
+        None => "istiod".to_owned(),
+    }
+}
+
+/// `/inject/cluster/<id>/net/<network>`: how a remote's webhook reaches the primary's injector.
+pub fn injection_path(c: &Cluster) -> String {
+    format!("/inject/cluster/{}/net/{}", c.name, c.network)
+}
+
+/// The kubeconfig `istioctl create-remote-secret` embeds for `peer`. `ca_data` and `token` are
+/// the values to place (literal or a template expression for External Secrets).
+pub fn kubeconfig(peer: &str, server: &str, ca_data: &str, token: &str, legacy: bool) -> String {
+    let mut s = String::new();
+    s.push_str("apiVersion: v1\nclusters:\n- cluster:\n");
+    s.push_str(&format!("    certificate-authority-data: {ca_data}\n"));
+    s.push_str(&format!("    server: {server}\n"));
+    s.push_str(&format!("  name: {peer}\n"));
+    s.push_str(&format!(
+        "contexts:\n- context:\n    cluster: {peer}\n    user: {peer}\n  name: {peer}\n"
+    ));
+    s.push_str(&format!("current-context: {peer}\nkind: Config\n"));
+    if legacy {
+        s.push_str("preferences: {}\n");
+    }
+    s.push_str(&format!(
+        "users:\n- name: {peer}\n  user:\n    token: {token}\n"
+    ));
+    s
+}
+
+/// Remote-store key of a cluster's material: `<keyPrefix>/<cluster>/<what>`.
+pub fn remote_key(prefix: &str, cluster: &str, what: &str) -> String {
+    format!("{prefix}/{cluster}/{what}")
+}
+
+pub fn plan(mesh: &Mesh, pki: &Material) -> Plan {
+    let topo = mesh.topology();
+    let mut files = Vec::new();
+    for c in &mesh.clusters {
+        let f = topo.facts(&c.name).expect("topology covers every cluster");
+        plan_cluster(mesh, &topo, c, f, pki, &mut files);
+    }
+    files.push(PlannedFile {
+        path: "README.md".to_owned(),
+        cluster: None,
+        template: "README.md.j2",
+        context: readme_context(mesh, &topo, &files),
+    });
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Plan { files }
+}
+
+fn plan_cluster(
+    mesh: &Mesh,
+    topo: &Topology,
+    c: &Cluster,
+    f: &Facts,
+    pki: &Material,
+    files: &mut Vec<PlannedFile>,
+) {
+    let v = mesh.version;
+    let dir = format!("clusters/{}", c.name);
+    let mut add = |rel: String, template: &'static str, mut context: Value| {
+        context["header"] = json!(HEADER);
+        context["cluster"] = json!(c.name);
+        files.push(PlannedFile {
+            path: format!("{dir}/{rel}"),
+            cluster: Some(c.name.clone()),
+            template,
+            context,
+        });
+    };
+    let mut resources = Vec::new();
+
+    // namespace.yaml
+    let mut labels = Vec::new();
+    if topo.multi_network {
+        labels.push(("topology.istio.io/network", c.network.clone()));
+    }
+    let mut annotations = Vec::new();
+    if let Role::Remote { control_plane } = &c.role
+        && v.has_control_plane_clusters_annotation()
+    {
+        annotations.push((
+            "topology.istio.io/controlPlaneClusters",
+            control_plane.clone(),
+        ));
+    }
+    add(
+        "namespace.yaml".into(),
+        "namespace.yaml.j2",
+        json!({"labels": kv(&labels), "annotations": kv(&annotations)}),
+    );
+    resources.push("namespace.yaml".to_owned());
+
+    // cacerts.yaml
+    if f.runs_istiod {
+        let ca = pki
+            .clusters
+            .get(&c.name)
+            .expect("PKI material is loaded for every cluster that runs istiod");
+        match &mesh.secrets {
+            SecretsMode::ExternalSecrets {
+                store_kind,
+                store_name,
+                key_prefix,
+            } => add(
+                "cacerts.yaml".into(),
+                "cacerts.external.yaml.j2",
+                json!({
+                    "store_kind": store_kind,
+                    "store_name": store_name,
+                    "remote_key": remote_key(key_prefix, &c.name, "cacerts"),
+                    "files": CACERTS_KEYS,
+                    "pki_dir": mesh.pki.dir_display,
+                }),
+            ),
+            SecretsMode::Plaintext | SecretsMode::Unset => {
+                let files = kv(&[
+                    (CA_CERT, ca.ca_cert.clone()),
+                    (CA_KEY, ca.ca_key.0.clone()),
+                    (CERT_CHAIN, ca.cert_chain.clone()),
+                    (ROOT_CERT, ca.root_cert.clone()),
+                ]);
+                add(
+                    "cacerts.yaml".into(),
+                    "cacerts.yaml.j2",
+                    json!({ "files": files }),
+                )
+            }
+        }
+        resources.push("cacerts.yaml".to_owned());
+    }
+
+    // install/istiooperator.yaml and Helm values
+    let primary_of = c.control_plane().and_then(|p| mesh.cluster(p));
+    let remote_pilot_address = primary_of
+        .and_then(|p| p.east_west.as_ref())
+        .map(|g| g.address.clone());
+    let serves = !f.serves.is_empty();
+    let ext = if serves {
+        v.external_istiod_setting()
+    } else {
+        ExternalIstiodSetting::None
+    };
+    let remote_profile = !f.primary && v.remote_model() == RemoteModel::RemoteProfile;
+    let trust_domain = (mesh.trust_domain != "cluster.local").then(|| mesh.trust_domain.clone());
+    let role = match &c.role {
+        Role::Primary if serves => format!("primary, serving {}", f.serves.join(", ")),
+        Role::Primary => "primary".to_owned(),
+        Role::Remote { control_plane } => format!("remote of {control_plane}"),
+    };
+    add(
+        "install/istiooperator.yaml".into(),
+        "istiooperator.yaml.j2",
+        json!({
+            "name": match &mesh.revision { Some(r) => format!("control-plane-{r}"), None => "control-plane".to_owned() },
+            "role": role,
+            "profile": if f.primary { None } else { v.remote_profile() },
+            "revision": mesh.revision,
+            "hub": mesh.hub,
+            "tag": mesh.tag,
+            "trust_domain": trust_domain,
+            "mesh_id": (!remote_profile).then(|| mesh.mesh_id.clone()),
+            "network": c.network,
+            "external_istiod_global": ext == ExternalIstiodSetting::GlobalValue,
+            "external_istiod_env": ext == ExternalIstiodSetting::PilotEnv,
+            "remote_pilot_address": remote_pilot_address,
+            "injection_path": remote_profile.then(|| injection_path(c)),
+        }),
+    );
+    if v.has_helm_values() {
+        add(
+            "install/helm/base.values.yaml".into(),
+            "helm/base.values.yaml.j2",
+            json!({ "remote": remote_profile }),
+        );
+        add(
+            "install/helm/istiod.values.yaml".into(),
+            "helm/istiod.values.yaml.j2",
+            json!({
+                "role": role,
+                "remote": remote_profile,
+                "revision": mesh.revision,
+                "hub": mesh.hub,
+                "tag": mesh.tag,
+                "trust_domain": trust_domain,
+                "mesh_id": (!remote_profile).then(|| mesh.mesh_id.clone()),
+                "network": c.network,
+                "external_istiod": serves,
+                "remote_pilot_address": remote_pilot_address,
+                "injection_path": remote_profile.then(|| injection_path(c)),
+            }),
+        );
+    }
+
+    // East-west gateway
+    if f.needs_east_west {
+        let gw = c.east_west.as_ref();
+        let node_port = gw.is_some_and(|g| g.node_port);
+        let shape = v.eastwest_shape();
+        let legacy_names = shape == EastWestShape::V1_8;
+        let ports = [
+            ("status-port", 15021),
+            (if legacy_names { "mtls" } else { "tls" }, 15443),
+            (
+                if legacy_names {
+                    "tcp-istiod"
+                } else {
+                    "tls-istiod"
+                },
+                15012,
+            ),
+            (
+                if legacy_names {
+                    "tcp-webhook"
+                } else {
+                    "tls-webhook"
+                },
+                15017,
+            ),
+        ];
+        let mut env = Vec::new();
+        match shape {
+            EastWestShape::V1_8 | EastWestShape::V1_9 => env.push(json!({
+                "comment": "sni-dnat adds the clusters required for AUTO_PASSTHROUGH mode",
+                "name": "ISTIO_META_ROUTER_MODE", "value": "sni-dnat"})),
+            EastWestShape::V1_11 => env.push(json!({
+                "comment": "sni-dnat adds the clusters required for AUTO_PASSTHROUGH mode (not required in Istio 1.11+, kept as the script does)",
+                "name": "ISTIO_META_ROUTER_MODE", "value": "sni-dnat"})),
+            EastWestShape::Current => {}
+        }
+        env.push(json!({
+            "comment": "traffic through this gateway should be routed inside the network",
+            "name": "ISTIO_META_REQUESTED_NETWORK_VIEW", "value": c.network}));
+        let mut script_args = if shape == EastWestShape::Current {
+            format!("--network {}", c.network)
+        } else {
+            format!(
+                "--mesh {} --cluster {} --network {}",
+                mesh.mesh_id, c.name, c.network
+            )
+        };
+        if let (Some(r), true) = (&mesh.revision, shape != EastWestShape::V1_8) {
+            script_args.push_str(&format!(" --revision {r}"));
+        }
+        add(
+            "install/eastwest-gateway.yaml".into(),
+            "eastwest-gateway.yaml.j2",
+            json!({
+                "version": v.to_string(),
+                "script_args": script_args,
+                "has_revision": shape != EastWestShape::V1_8,
+                "revision": mesh.revision.clone().unwrap_or_default(),
+                "hub": mesh.hub,
+                "tag": mesh.tag,
+                "network": c.network,
+                "env": env,
+                "ports": ports.iter().map(|(n, p)| json!({"name": n, "port": p})).collect::<Vec<_>>(),
+                "injection_template": matches!(shape, EastWestShape::V1_11 | EastWestShape::Current),
+                "node_port": node_port,
+                "mesh_id": (shape != EastWestShape::Current).then(|| mesh.mesh_id.clone()),
+            }),
+        );
+        if v.has_helm_values() {
+            add(
+                "install/helm/eastwest-gateway.values.yaml".into(),
+                "helm/eastwest-gateway.values.yaml.j2",
+                json!({"network": c.network, "revision": mesh.revision, "node_port": node_port}),
+            );
+        }
+    }
+
+    // Exposure gateways
+    let api = v.networking_api_version();
+    if f.expose_services {
+        add(
+            "expose-services.yaml".into(),
+            "expose-services.yaml.j2",
+            json!({ "api": api }),
+        );
+        resources.push("expose-services.yaml".to_owned());
+    }
+    if f.expose_istiod {
+        let svc = istiod_service(mesh);
+        let (vs_name, webhook_port_name, sni_hosts) = match &mesh.revision {
+            Some(r) => (
+                format!("istiod-vs-{r}"),
+                "tls-webhook",
+                vec![
+                    format!("{svc}.istio-system.svc"),
+                    format!("{svc}.istio-system.svc.cluster.local"),
+                ],
+            ),
+            None => (
+                "istiod-vs".to_owned(),
+                "tls-istiodwebhook",
+                vec!["*".to_owned()],
+            ),
+        };
+        add(
+            "expose-istiod.yaml".into(),
+            "expose-istiod.yaml.j2",
+            json!({
+                "api": api,
+                "revision": mesh.revision,
+                "vs_name": vs_name,
+                "webhook_port_name": webhook_port_name,
+                "sni_hosts": sni_hosts,
+                "istiod_host": format!("{svc}.istio-system.svc.cluster.local"),
+                "routes": [{"port": 15012, "target": 15012}, {"port": 15017, "target": 443}],
+            }),
+        );
+        resources.push("expose-istiod.yaml".to_owned());
+    }
+
+    // Reader token and remote secrets
+    if f.read_by_primary {
+        add(
+            "reader-token.yaml".into(),
+            "reader-token.yaml.j2",
+            json!({}),
+        );
+        resources.push("reader-token.yaml".to_owned());
+    }
+    for peer_name in &f.reads {
+        let peer = mesh.cluster(peer_name).expect("reads names clusters");
+        let api_server = peer
+            .api_server
+            .as_ref()
+            .expect("validation requires apiServer on every cluster a primary reads");
+        let legacy = v.remote_secret_has_legacy_fields();
+        let rel = format!("remote-secret-{peer_name}.yaml");
+        match &mesh.secrets {
+            SecretsMode::ExternalSecrets {
+                store_kind,
+                store_name,
+                key_prefix,
+            } => {
+                let (ca_data, mut properties) = match &api_server.ca_pem {
+                    Some(pem) => (b64(pem), vec![]),
+                    None => (
+                        "{{ index . \"ca.crt\" | b64enc }}".to_owned(),
+                        vec!["ca.crt"],
+                    ),
+                };
+                properties.push("token");
+                properties.sort();
+                let pulled = properties.join(" and ");
+                add(
+                    rel.clone(),
+                    "remote-secret.external.yaml.j2",
+                    json!({
+                        "peer": peer_name,
+                        "store_kind": store_kind,
+                        "store_name": store_name,
+                        "remote_key": remote_key(key_prefix, peer_name, "reader-token"),
+                        "properties": properties,
+                        "pulled": pulled,
+                        "kubeconfig": kubeconfig(peer_name, &api_server.server, &ca_data, "{{ .token }}", legacy),
+                    }),
+                );
+            }
+            SecretsMode::Plaintext | SecretsMode::Unset => {
+                let ca = api_server.ca_pem.as_deref().unwrap_or_default();
+                let token = api_server
+                    .token
+                    .as_ref()
+                    .map(|t| t.0.as_str())
+                    .unwrap_or_default();
+                add(
+                    rel.clone(),
+                    "remote-secret.yaml.j2",
+                    json!({
+                        "peer": peer_name,
+                        "legacy": legacy,
+                        "kubeconfig": kubeconfig(peer_name, &api_server.server, &b64(ca), token, legacy),
+                    }),
+                );
+            }
+        }
+        resources.push(rel);
+    }
+
+    resources.sort();
+    add(
+        "kustomization.yaml".into(),
+        "kustomization.yaml.j2",
+        json!({ "resources": resources }),
+    );
+}
+
+fn b64(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s.as_bytes())
+}
+
+fn readme_context(mesh: &Mesh, topo: &Topology, files: &[PlannedFile]) -> Value {
+    let clusters: Vec<Value> = mesh
+        .clusters
+        .iter()
+        .map(|c| {
+            let f = topo.facts(&c.name).expect("same list");
+            let prefix = format!("clusters/{}/", c.name);
+            let has = |rel: &str| files.iter().any(|x| x.path == format!("{prefix}{rel}"));
+            let files_here: Vec<String> = files
+                .iter()
+                .filter(|x| x.cluster.as_deref() == Some(c.name.as_str()))
+                .map(|x| x.path[prefix.len()..].to_owned())
+                .collect();
+            json!({
+                "name": c.name,
+                "network": c.network,
+                "primary": f.primary,
+                "control_plane": c.control_plane(),
+                "serves": f.serves,
+                "reads": f.reads,
+                "address": c.east_west.as_ref().map(|g| g.address.clone()),
+                "has_cacerts": has("cacerts.yaml"),
+                "has_eastwest": has("install/eastwest-gateway.yaml"),
+                "has_reader_token": has("reader-token.yaml"),
+                "files": files_here,
+            })
+        })
+        .collect();
+    let (store, key_prefix) = match &mesh.secrets {
+        SecretsMode::ExternalSecrets {
+            store_kind,
+            store_name,
+            key_prefix,
+        } => (
+            Some(format!("{store_kind}/{store_name}")),
+            Some(key_prefix.clone()),
+        ),
+        _ => (None, None),
+    };
+    // Primaries first: remotes need their primary's istiod and east-west gateway.
+    let mut order: Vec<&Cluster> = mesh.clusters.iter().filter(|c| c.is_primary()).collect();
+    order.extend(mesh.clusters.iter().filter(|c| !c.is_primary()));
+    json!({
+        "mesh_id": mesh.mesh_id,
+        "version": mesh.version.to_string(),
+        "revision": mesh.revision,
+        "multi_network": topo.multi_network,
+        "helm": mesh.version.has_helm_values(),
+        "plaintext": mesh.secrets == SecretsMode::Plaintext,
+        "external_secrets": store.is_some(),
+        "store": store,
+        "key_prefix": key_prefix,
+        "pki_dir": mesh.pki.dir_display,
+        "clusters": clusters,
+        "order": order.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+    })
+}

@@ -1,0 +1,84 @@
+//! Test support shared by the integration tests: golden-tree comparison, YAML parsing of
+//! rendered files, and the location of `../shared` reference material.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use meshrender::{load_mesh, pki, render_mesh};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared`, or `None` (with a message) where it is absent, e.g. in a user's fresh clone.
+pub fn shared() -> Option<PathBuf> {
+    let p = root().join("..").join("shared");
+    if p.join("istio-reference").is_dir() {
+        Some(p)
+    } else {
+        eprintln!("skipping: ../shared/istio-reference is absent (CI always has it)");
+        None
+    }
+}
+
+pub fn update_golden() -> bool {
+    std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1")
+}
+
+/// Renders the spec at `spec` in memory with its fixture PKI (read-only: tests never create
+/// keys, except under UPDATE_GOLDEN=1 where missing fixture material is generated once).
+pub fn render_spec(spec: &Path) -> BTreeMap<String, Vec<u8>> {
+    let (mesh, _) =
+        load_mesh(spec, "spec.yaml").unwrap_or_else(|e| panic!("{}: {e}", spec.display()));
+    let mode = if update_golden() {
+        pki::Mode::Generate
+    } else {
+        pki::Mode::ReadOnly
+    };
+    let (files, _) = render_mesh(&mesh, mode).unwrap_or_else(|e| panic!("{}: {e}", spec.display()));
+    files
+}
+
+/// Every regular file under `dir`, as relative path (with `/`) → bytes.
+pub fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    if !dir.exists() {
+        return out;
+    }
+    for e in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let e = e.unwrap();
+        if e.file_type().is_file() {
+            let rel = e.path().strip_prefix(dir).unwrap();
+            let rel = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            out.insert(rel, std::fs::read(e.path()).unwrap());
+        }
+    }
+    out
+}
+
+/// All YAML documents of a file (empty documents skipped).
+pub fn yaml_docs(text: &str) -> Vec<serde_json::Value> {
+    let docs: Vec<serde_json::Value> =
+        serde_saphyr::from_multiple(text).unwrap_or_else(|e| panic!("not valid YAML: {e}\n{text}"));
+    docs.into_iter().filter(|d| !d.is_null()).collect()
+}
+
+pub fn yaml_file(path: &Path) -> Vec<serde_json::Value> {
+    yaml_docs(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+}
+
+/// The case directories under tests/cases, sorted.
+pub fn cases() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("tests/cases"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("spec.yaml").is_file())
+        .collect();
+    v.sort();
+    v
+}

@@ -1,0 +1,120 @@
+//! Golden-file tests: each `tests/cases/<name>/` holds `spec.yaml`, fixture inputs (`creds/`,
+//! `pki/`) and `expected/`, the exact tree meshrender must render. A missing, extra or changed
+//! file fails. `UPDATE_GOLDEN=1 cargo test --test golden` rewrites `expected/` (and creates
+//! missing fixture PKI); review that diff like code.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::*;
+
+#[test]
+fn every_case_renders_exactly_its_expected_tree() {
+    let mut failures = Vec::new();
+    let cases = cases();
+    assert!(
+        cases.len() >= 6,
+        "expected the golden cases, found {}",
+        cases.len()
+    );
+    for case in cases {
+        let name = case.file_name().unwrap().to_string_lossy().to_string();
+        let got = render_spec(&case.join("spec.yaml"));
+        let expected_dir = case.join("expected");
+        if update_golden() {
+            let _ = std::fs::remove_dir_all(&expected_dir);
+            for (rel, bytes) in &got {
+                let p = expected_dir.join(rel);
+                std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                std::fs::write(p, bytes).unwrap();
+            }
+            continue;
+        }
+        let want = read_tree(&expected_dir);
+        let paths: BTreeSet<&String> = got.keys().chain(want.keys()).collect();
+        for p in paths {
+            match (got.get(p), want.get(p)) {
+                (Some(_), None) => failures.push(format!("{name}: extra file {p}")),
+                (None, Some(_)) => failures.push(format!("{name}: missing file {p}")),
+                (Some(g), Some(w)) if g != w => {
+                    let diff = similar::TextDiff::from_lines(
+                        std::str::from_utf8(w).unwrap_or("<binary>"),
+                        std::str::from_utf8(g).unwrap_or("<binary>"),
+                    );
+                    failures.push(format!(
+                        "{name}: {p} differs (- expected, + rendered):\n{}",
+                        diff.unified_diff().context_radius(2)
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{}\n\nIf the change is intended: UPDATE_GOLDEN=1 cargo test --test golden, then review the diff.",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn rendering_twice_gives_identical_bytes() {
+    for case in cases() {
+        let a = render_spec(&case.join("spec.yaml"));
+        let b = render_spec(&case.join("spec.yaml"));
+        assert_eq!(a, b, "{}", case.display());
+    }
+}
+
+#[test]
+fn every_rendered_file_is_well_formed() {
+    for case in cases() {
+        for (rel, bytes) in render_spec(&case.join("spec.yaml")) {
+            let text = String::from_utf8(bytes).unwrap_or_else(|_| panic!("{rel} is not UTF-8"));
+            assert!(
+                text.ends_with('\n') && !text.ends_with("\n\n"),
+                "{rel}: one trailing newline"
+            );
+            assert!(!text.contains('\r'), "{rel}: LF line endings");
+            assert!(!text.contains('\t'), "{rel}: no tabs");
+            for line in text.lines() {
+                assert_eq!(
+                    line,
+                    line.trim_end(),
+                    "{rel}: trailing whitespace in {line:?}"
+                );
+            }
+            if !rel.ends_with(".yaml") {
+                continue;
+            }
+            let docs = yaml_docs(&text);
+            assert!(!docs.is_empty(), "{rel}: no YAML document");
+            if rel.contains("/install/helm/") {
+                // Helm values files are values, not objects.
+                continue;
+            }
+            for doc in docs {
+                let api = doc["apiVersion"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{rel}: apiVersion"));
+                let kind = doc["kind"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{rel}: kind"));
+                assert!(!api.is_empty() && !kind.is_empty(), "{rel}");
+                let name = doc["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{rel}: metadata.name"));
+                assert!(!name.is_empty(), "{rel}");
+                let cluster_object =
+                    !rel.contains("/install/") && kind != "Kustomization" && kind != "Namespace";
+                if cluster_object {
+                    assert_eq!(
+                        doc["metadata"]["namespace"], "istio-system",
+                        "{rel}: {kind}/{name} carries its namespace"
+                    );
+                }
+            }
+        }
+    }
+}

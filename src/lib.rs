@@ -73,9 +73,40 @@ pub fn render_mesh(
     mesh: &model::Mesh,
     mode: pki::Mode,
 ) -> Result<(BTreeMap<String, Vec<u8>>, pki::Material), Failure> {
+    let (files, material) = render_owned(mesh, mode)?;
+    Ok((
+        files.into_iter().map(|(p, f)| (p, f.bytes)).collect(),
+        material,
+    ))
+}
+
+/// As [`render_mesh`], keeping the cluster each file belongs to.
+pub fn render_owned(
+    mesh: &model::Mesh,
+    mode: pki::Mode,
+) -> Result<(BTreeMap<String, output::RenderedFile>, pki::Material), Failure> {
     let material =
         pki::ensure(&mesh.pki, &clusters_needing_ca(mesh), mode).map_err(Failure::Pki)?;
     let plan = plan::plan(mesh, &material);
-    let files = render::render(&plan).map_err(|e| Failure::Other(e.to_string()))?;
+    let bytes = render::render(&plan).map_err(|e| Failure::Other(e.to_string()))?;
+    let files = plan
+        .files
+        .into_iter()
+        .map(|f| {
+            let b = bytes[&f.path].clone();
+            (
+                f.path,
+                output::RenderedFile {
+                    bytes: b,
+                    cluster: f.cluster,
+                },
+            )
+        })
+        .collect();
     Ok((files, material))
+}
+
+/// `meshrender <version>`, recorded in the ownership manifest.
+pub fn tool_version() -> String {
+    format!("meshrender {}", env!("CARGO_PKG_VERSION"))
 }

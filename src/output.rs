@@ -1,43 +1,364 @@
-//! The only module that writes to the output directory.
+//! The only module that touches the output directory (DESIGN.md §3).
 //!
-//! It is handed a complete, in-memory render; nothing is written before the whole render
-//! succeeded. Each file goes to a temp file in its own directory and is renamed into place,
-//! and a file whose bytes are already right is not touched (its mtime stays).
+//! It owns the ownership manifest `.meshrender/owned.json`, and decides, from a complete
+//! in-memory render, what a run would add, change, prune or refuse ([`analyze`]); [`apply`]
+//! then writes: each file through a temp file + rename in its own directory, unchanged files
+//! untouched (their mtime stays), pruned files deleted with the directories they leave empty,
+//! and the manifest last, as the commit point. A file not in the manifest is never touched,
+//! and an owned file edited by hand is never overwritten or deleted, unless `--force`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::Path;
 
-/// What a write did, per file.
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub const MANIFEST: &str = ".meshrender/owned.json";
+const TMP_SUFFIX: &str = ".meshrender-tmp";
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let d = Sha256::digest(bytes);
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One rendered file: its bytes and the cluster it belongs to (`None`: mesh-wide).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RenderedFile {
+    pub bytes: Vec<u8>,
+    pub cluster: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnedFile {
+    pub path: String,
+    pub sha256: String,
+    pub cluster: Option<String>,
+}
+
+/// `.meshrender/owned.json`: sorted, no timestamps.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest {
+    pub tool: String,
+    pub spec_sha256: String,
+    pub files: Vec<OwnedFile>,
+}
+
+impl Manifest {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut s = serde_json::to_string_pretty(self).expect("manifest serializes");
+        s.push('\n');
+        s.into_bytes()
+    }
+
+    fn owned(&self) -> BTreeMap<&str, &OwnedFile> {
+        self.files.iter().map(|f| (f.path.as_str(), f)).collect()
+    }
+}
+
+/// What a run does (or, for `check`, would do) to one path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Rendered, not on disk: will be written.
+    Added,
+    /// Owned, untouched since meshrender wrote it, and the render differs: will be rewritten.
+    Changed,
+    /// On disk with exactly the rendered bytes.
+    Unchanged,
+    /// Owned, no longer rendered: will be deleted.
+    Removed,
+    /// Owned, but its bytes changed since meshrender wrote it (render refuses without --force).
+    HandEdited,
+    /// On disk, not owned, and not what meshrender would write (render refuses without --force).
+    Foreign,
+}
+
+impl Status {
+    pub fn is_drift(self) -> bool {
+        self != Status::Unchanged
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Added => "added",
+            Status::Changed => "changed",
+            Status::Unchanged => "unchanged",
+            Status::Removed => "removed",
+            Status::HandEdited => "hand-edited",
+            Status::Foreign => "foreign",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    pub path: String,
+    pub cluster: Option<String>,
+    pub status: Status,
+    /// For `hand-edited`/`foreign` entries that would be removed rather than rewritten.
+    pub removing: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Analysis {
+    /// Sorted by path.
+    pub entries: Vec<Entry>,
+    /// The manifest a successful apply writes.
+    pub manifest: Manifest,
+    /// True when the manifest on disk differs from `manifest` (or is missing).
+    pub manifest_changed: bool,
+    /// The directory has content but no manifest: a first render would take it over.
+    pub unmanaged_nonempty: bool,
+}
+
+impl Analysis {
+    /// Paths render must refuse to touch without `--force`.
+    pub fn refusals(&self) -> Vec<&Entry> {
+        self.entries
+            .iter()
+            .filter(|e| matches!(e.status, Status::HandEdited | Status::Foreign))
+            .collect()
+    }
+
+    pub fn drift(&self) -> Vec<&Entry> {
+        self.entries
+            .iter()
+            .filter(|e| e.status.is_drift())
+            .collect()
+    }
+}
+
+#[derive(Debug)]
+pub enum OutputError {
+    Io(String),
+    /// The manifest exists but cannot be read as one.
+    BadManifest(String),
+}
+
+impl std::fmt::Display for OutputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OutputError::Io(s) | OutputError::BadManifest(s) => f.write_str(s),
+        }
+    }
+}
+
+fn io(path: &Path, e: std::io::Error) -> OutputError {
+    OutputError::Io(format!("{}: {e}", path.display()))
+}
+
+pub fn read_manifest(out: &Path) -> Result<Option<Manifest>, OutputError> {
+    let path = out.join(MANIFEST);
+    match std::fs::read(&path) {
+        Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| {
+            OutputError::BadManifest(format!(
+                "{}: not a meshrender ownership manifest ({e}); restore it from version control, or remove it and render with --force",
+                path.display()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io(&path, e)),
+    }
+}
+
+fn read_opt(path: &Path) -> Result<Option<Vec<u8>>, OutputError> {
+    match std::fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => Ok(Some(Vec::new())),
+        Err(e) => Err(io(path, e)),
+    }
+}
+
+fn dir_has_content(out: &Path) -> Result<bool, OutputError> {
+    match std::fs::read_dir(out) {
+        Ok(mut it) => Ok(it.next().is_some()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(io(out, e)),
+    }
+}
+
+/// Compares the render with the directory and its manifest. `scope`: when given, only files
+/// of these clusters are rendered and pruned; other owned files stay as they are.
+pub fn analyze(
+    out: &Path,
+    rendered: &BTreeMap<String, RenderedFile>,
+    scope: Option<&BTreeSet<String>>,
+    tool: &str,
+    spec_sha256: &str,
+) -> Result<Analysis, OutputError> {
+    let old = read_manifest(out)?;
+    let unmanaged_nonempty = old.is_none() && dir_has_content(out)?;
+    let empty = Manifest {
+        tool: String::new(),
+        spec_sha256: String::new(),
+        files: Vec::new(),
+    };
+    let old_ref = old.as_ref().unwrap_or(&empty);
+    let owned = old_ref.owned();
+    let in_scope = |cluster: &Option<String>| match (scope, cluster) {
+        (None, _) => true,
+        (Some(s), Some(c)) => s.contains(c),
+        (Some(_), None) => false,
+    };
+
+    let mut entries = Vec::new();
+    let mut new_files: BTreeMap<String, OwnedFile> = BTreeMap::new();
+    for (path, f) in rendered {
+        if !in_scope(&f.cluster) {
+            continue;
+        }
+        let disk = read_opt(&out.join(path))?;
+        let status = match (&disk, owned.get(path.as_str())) {
+            (None, _) => Status::Added,
+            (Some(d), _) if *d == f.bytes => Status::Unchanged,
+            (Some(d), Some(o)) if sha256_hex(d) == o.sha256 => Status::Changed,
+            (Some(_), Some(_)) => Status::HandEdited,
+            (Some(_), None) => Status::Foreign,
+        };
+        entries.push(Entry {
+            path: path.clone(),
+            cluster: f.cluster.clone(),
+            status,
+            removing: false,
+        });
+        new_files.insert(
+            path.clone(),
+            OwnedFile {
+                path: path.clone(),
+                sha256: sha256_hex(&f.bytes),
+                cluster: f.cluster.clone(),
+            },
+        );
+    }
+    for o in &old_ref.files {
+        if rendered.get(&o.path).is_some_and(|f| in_scope(&f.cluster)) {
+            continue;
+        }
+        if !in_scope(&o.cluster) || rendered.contains_key(&o.path) {
+            // Out of scope: keep ownership as it was.
+            new_files.entry(o.path.clone()).or_insert_with(|| o.clone());
+            continue;
+        }
+        match read_opt(&out.join(&o.path))? {
+            None => {} // already gone (e.g. an interrupted prune): just forget it
+            Some(d) => entries.push(Entry {
+                path: o.path.clone(),
+                cluster: o.cluster.clone(),
+                status: if sha256_hex(&d) == o.sha256 {
+                    Status::Removed
+                } else {
+                    Status::HandEdited
+                },
+                removing: true,
+            }),
+        }
+    }
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    let manifest = Manifest {
+        tool: tool.to_owned(),
+        spec_sha256: spec_sha256.to_owned(),
+        files: new_files.into_values().collect(),
+    };
+    let manifest_changed = old.as_ref() != Some(&manifest);
+    Ok(Analysis {
+        entries,
+        manifest,
+        manifest_changed,
+        unmanaged_nonempty,
+    })
+}
+
+/// What [`apply`] did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct WriteReport {
+pub struct ApplyReport {
     pub written: Vec<String>,
+    pub deleted: Vec<String>,
     pub unchanged: Vec<String>,
 }
 
-/// Writes `files` (relative path → bytes) under `out`.
-pub fn write_tree(out: &Path, files: &BTreeMap<String, Vec<u8>>) -> std::io::Result<WriteReport> {
-    let mut report = WriteReport::default();
-    for (rel, bytes) in files {
-        let path = out.join(rel);
-        if std::fs::read(&path).is_ok_and(|old| &old == bytes) {
-            report.unchanged.push(rel.clone());
-            continue;
+/// Carries out an analysis (the caller has already refused or been forced). Writes changed
+/// files, deletes pruned ones, then the manifest. Leftover temp files of an interrupted run
+/// are removed first.
+pub fn apply(
+    out: &Path,
+    analysis: &Analysis,
+    rendered: &BTreeMap<String, RenderedFile>,
+) -> Result<ApplyReport, OutputError> {
+    std::fs::create_dir_all(out).map_err(|e| io(out, e))?;
+    remove_stale_temps(out)?;
+    let mut report = ApplyReport::default();
+    for e in &analysis.entries {
+        if e.removing {
+            let p = out.join(&e.path);
+            std::fs::remove_file(&p).map_err(|err| io(&p, err))?;
+            remove_empty_parents(out, &p);
+            report.deleted.push(e.path.clone());
+        } else if e.status == Status::Unchanged {
+            report.unchanged.push(e.path.clone());
+        } else {
+            let f = &rendered[&e.path];
+            let p = out.join(&e.path);
+            write_atomic(&p, &f.bytes, 0o644).map_err(|err| io(&p, err))?;
+            report.written.push(e.path.clone());
         }
-        write_atomic(&path, bytes)?;
-        report.written.push(rel.clone());
+    }
+    if analysis.manifest_changed {
+        let p = out.join(MANIFEST);
+        write_atomic(&p, &analysis.manifest.to_bytes(), 0o644).map_err(|err| io(&p, err))?;
     }
     Ok(report)
 }
 
+fn remove_stale_temps(out: &Path) -> Result<(), OutputError> {
+    for e in walkdir::WalkDir::new(out)
+        .into_iter()
+        .filter_map(Result::ok)
+    {
+        let name = e.file_name().to_string_lossy();
+        if e.file_type().is_file() && name.starts_with('.') && name.ends_with(TMP_SUFFIX) {
+            std::fs::remove_file(e.path()).map_err(|err| io(e.path(), err))?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes the directories between `file` and `out` that are now empty.
+fn remove_empty_parents(out: &Path, file: &Path) {
+    let mut dir = file.parent();
+    while let Some(d) = dir {
+        if d == out || !d.starts_with(out) {
+            break;
+        }
+        if std::fs::remove_dir(d).is_err() {
+            break; // not empty (or not ours to remove)
+        }
+        dir = d.parent();
+    }
+}
+
 /// Temp file in the target's directory, fsync, rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.meshrender-tmp"));
+    let tmp = dir.join(format!(".{name}{TMP_SUFFIX}"));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(mode);
+        }
+        let mut f = opts.open(&tmp)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
         f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
@@ -46,4 +367,59 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Text of `bytes` with Secret values replaced by short hashes, so diffs show which values
+/// changed without showing them. Only files holding a `kind: Secret` with data are changed.
+pub fn redact_secrets(text: &str) -> String {
+    let is_secret = text.lines().any(|l| l == "kind: Secret")
+        && text.lines().any(|l| l == "data:" || l == "stringData:");
+    if !is_secret {
+        return text.to_owned();
+    }
+    let mut out = String::new();
+    let mut in_data = false;
+    for line in text.lines() {
+        if line == "data:" || line == "stringData:" {
+            in_data = true;
+            out.push_str(line);
+        } else if in_data && line.starts_with(' ') {
+            let indent = line.len() - line.trim_start().len();
+            let body = line.trim_start();
+            let short = &sha256_hex(body.as_bytes())[..12];
+            match body.split_once(": ") {
+                Some((k, v)) if indent == 2 && v != "|" => out.push_str(&format!(
+                    "{}{k}: <redacted sha256:{short}>",
+                    &line[..indent]
+                )),
+                Some((_, "|")) => out.push_str(line),
+                _ => out.push_str(&format!(
+                    "{}<redacted line sha256:{short}>",
+                    &line[..indent]
+                )),
+            }
+        } else {
+            in_data = false;
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_hides_values_but_keeps_keys() {
+        let t =
+            "kind: Secret\ndata:\n  ca-key.pem: c2VjcmV0\nstringData:\n  c2: |\n    token: abc\n";
+        let r = redact_secrets(t);
+        assert!(!r.contains("c2VjcmV0") && !r.contains("abc"), "{r}");
+        assert!(r.contains("ca-key.pem: <redacted sha256:"));
+        assert!(r.contains("  c2: |"));
+        let plain = "kind: ConfigMap\ndata:\n  a: b\n";
+        assert_eq!(redact_secrets(plain), plain);
+    }
 }

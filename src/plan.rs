@@ -93,6 +93,12 @@ pub fn plan(mesh: &Mesh, pki: &Material) -> Plan {
         template: "README.md.j2",
         context: readme_context(mesh, &topo, &files),
     });
+    files.push(PlannedFile {
+        path: ".sourceignore".to_owned(),
+        cluster: None,
+        template: "sourceignore.j2",
+        context: json!({ "header": HEADER }),
+    });
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Plan { files }
 }

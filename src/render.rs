@@ -71,6 +71,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/helm/eastwest-gateway.values.yaml.j2"),
     ),
     ("README.md.j2", include_str!("../templates/README.md.j2")),
+    (
+        "sourceignore.j2",
+        include_str!("../templates/sourceignore.j2"),
+    ),
 ];
 
 /// Words YAML 1.1 or 1.2 would read as something other than a string.

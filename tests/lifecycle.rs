@@ -1,0 +1,347 @@
+//! The GitOps lifecycle of an output directory, driven through the binary: render, re-render,
+//! hand edits, foreign files, --force, pruning a removed cluster, interrupted writes,
+//! --cluster scoping, check/diff exit codes and JSON events.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_meshrender");
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("runs")
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exit code")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+const SPEC: &str = r#"apiVersion: meshrender/v1alpha1
+kind: Mesh
+meshID: mesh1
+istio: {version: "1.28"}
+secrets: {mode: plaintext}
+clusters:
+  - name: cluster1
+    network: network1
+    eastWestGateway: {address: 203.0.113.10}
+    apiServer: {server: "https://203.0.113.1:6443", caFile: ca.pem, tokenFile: c1.token}
+  - name: cluster2
+    network: network2
+    eastWestGateway: {address: 203.0.113.20}
+    apiServer: {server: "https://203.0.113.2:6443", caFile: ca.pem, tokenFile: c2.token}
+  - name: cluster3
+    network: network2
+    role: remote
+    controlPlane: cluster2
+    eastWestGateway: {address: 203.0.113.30}
+    apiServer: {server: "https://203.0.113.3:6443", caFile: ca.pem, tokenFile: c3.token}
+"#;
+
+fn setup() -> (tempfile::TempDir, PathBuf) {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().to_path_buf();
+    std::fs::write(d.join("mesh.yaml"), SPEC).unwrap();
+    let ca = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/revisioned/creds/cluster2-ca.pem"),
+    )
+    .unwrap();
+    std::fs::write(d.join("ca.pem"), ca).unwrap();
+    for c in ["c1", "c2", "c3"] {
+        std::fs::write(
+            d.join(format!("{c}.token")),
+            format!("token-{c}-SECRETVALUE\n"),
+        )
+        .unwrap();
+    }
+    (t, d)
+}
+
+fn mtimes(dir: &Path) -> Vec<(PathBuf, std::time::SystemTime)> {
+    let mut v: Vec<_> = walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            (
+                e.path().to_path_buf(),
+                e.metadata().unwrap().modified().unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn full_lifecycle() {
+    let (_t, d) = setup();
+    let out = d.join("out");
+
+    // First render.
+    let o = run(&d, &["render", "mesh.yaml", "-o", "out"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("warning: secrets.mode is plaintext"));
+    assert!(!stderr(&o).contains("SECRETVALUE"), "secrets never printed");
+    assert!(out.join(".meshrender/owned.json").is_file());
+    assert!(out.join(".sourceignore").is_file());
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join(".meshrender/owned.json")).unwrap())
+            .unwrap();
+    let paths: Vec<&str> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    let mut sorted = paths.clone();
+    sorted.sort();
+    assert_eq!(paths, sorted, "manifest is sorted");
+    assert!(paths.contains(&"clusters/cluster3/namespace.yaml"));
+
+    // Re-render changes nothing, not even mtimes.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let before = mtimes(&out);
+    let o = run(
+        &d,
+        &["render", "mesh.yaml", "-o", "out", "--format", "json"],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(before, mtimes(&out), "an unchanged render rewrites nothing");
+    let events: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    let summary = events.last().unwrap();
+    assert_eq!(summary["event"], "summary");
+    assert_eq!(summary["written"], 0);
+    assert!(
+        events[..events.len() - 1]
+            .iter()
+            .all(|e| e["status"] == "unchanged")
+    );
+    assert_eq!(code(&run(&d, &["check", "mesh.yaml", "-o", "out"])), 0);
+    assert_eq!(code(&run(&d, &["diff", "mesh.yaml", "-o", "out"])), 0);
+
+    // A hand edit: render refuses (3) naming the path and writes nothing; check reports it.
+    let edited = out.join("clusters/cluster1/namespace.yaml");
+    let mut text = std::fs::read_to_string(&edited).unwrap();
+    text.push_str("# hand edit\n");
+    std::fs::write(&edited, &text).unwrap();
+    let before = mtimes(&out);
+    let o = run(&d, &["render", "mesh.yaml", "-o", "out"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("clusters/cluster1/namespace.yaml"));
+    assert_eq!(before, mtimes(&out));
+    let o = run(&d, &["check", "mesh.yaml", "-o", "out"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stdout(&o).contains("hand-edited  clusters/cluster1/namespace.yaml"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(&d, &["check", "mesh.yaml", "-o", "out", "--format", "json"]);
+    assert_eq!(code(&o), 1);
+    assert!(stdout(&o).lines().any(|l| l.contains("\"hand-edited\"")));
+
+    // --force overwrites it.
+    let o = run(&d, &["render", "mesh.yaml", "-o", "out", "--force"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(code(&run(&d, &["check", "mesh.yaml", "-o", "out"])), 0);
+
+    // A foreign file next to a cluster's files, then the cluster is removed from the spec:
+    // its files are pruned, the foreign file survives, empty directories go.
+    std::fs::write(out.join("clusters/cluster3/NOTES.txt"), "mine\n").unwrap();
+    std::fs::write(out.join("clusters/cluster1/NOTES.txt"), "mine too\n").unwrap();
+    let spec = SPEC.split("  - name: cluster3").next().unwrap().to_owned();
+    std::fs::write(d.join("mesh.yaml"), &spec).unwrap();
+    let o = run(&d, &["check", "mesh.yaml", "-o", "out"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stdout(&o).contains("removed      clusters/cluster3/namespace.yaml"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stdout(&o).contains("removed      clusters/cluster2/expose-istiod.yaml"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(&d, &["render", "mesh.yaml", "-o", "out"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cluster3: removed from the spec"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.join("clusters/cluster3/namespace.yaml").exists());
+    assert!(
+        !out.join("clusters/cluster3/install").exists(),
+        "emptied directories are removed"
+    );
+    assert!(
+        !out.join("clusters/cluster2/remote-secret-cluster3.yaml")
+            .exists()
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("clusters/cluster3/NOTES.txt")).unwrap(),
+        "mine\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("clusters/cluster1/NOTES.txt")).unwrap(),
+        "mine too\n"
+    );
+    assert_eq!(code(&run(&d, &["check", "mesh.yaml", "-o", "out"])), 0);
+
+    // An interrupted render: new bytes of one file written and a temp file left behind, but
+    // no manifest update. The next render repairs it.
+    let spec2 = spec.replace("https://203.0.113.1:6443", "https://203.0.113.99:6443");
+    std::fs::write(d.join("mesh.yaml"), &spec2).unwrap();
+    let scratch = d.join("scratch");
+    let o = run(&d, &["render", "mesh.yaml", "-o", "scratch"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let changed: Vec<String> = stdout(&run(&d, &["check", "mesh.yaml", "-o", "out"]))
+        .lines()
+        .filter(|l| l.starts_with("changed "))
+        .map(|l| l.split_whitespace().nth(1).unwrap().to_owned())
+        .collect();
+    assert_eq!(changed, ["clusters/cluster2/remote-secret-cluster1.yaml"]);
+    std::fs::copy(scratch.join(&changed[0]), out.join(&changed[0])).unwrap();
+    std::fs::write(
+        out.join("clusters/cluster1/.namespace.yaml.meshrender-tmp"),
+        "partial",
+    )
+    .unwrap();
+    let o = run(&d, &["render", "mesh.yaml", "-o", "out"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        !out.join("clusters/cluster1/.namespace.yaml.meshrender-tmp")
+            .exists()
+    );
+    assert_eq!(code(&run(&d, &["check", "mesh.yaml", "-o", "out"])), 0);
+}
+
+#[test]
+fn first_render_into_a_foreign_directory_refuses() {
+    let (_t, d) = setup();
+    let out = d.join("out");
+    std::fs::create_dir_all(out.join("clusters/cluster1")).unwrap();
+    std::fs::write(
+        out.join("clusters/cluster1/namespace.yaml"),
+        "hand written\n",
+    )
+    .unwrap();
+    let o = run(&d, &["render", "mesh.yaml", "-o", "out"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("has no .meshrender/owned.json"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("refused: clusters/cluster1/namespace.yaml: not written by meshrender")
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("clusters/cluster1/namespace.yaml")).unwrap(),
+        "hand written\n"
+    );
+    assert!(!out.join(".meshrender").exists());
+    let o = run(&d, &["render", "mesh.yaml", "-o", "out", "--force"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(code(&run(&d, &["check", "mesh.yaml", "-o", "out"])), 0);
+}
+
+#[test]
+fn cluster_scope_renders_and_prunes_only_that_cluster() {
+    let (_t, d) = setup();
+    let o = run(&d, &["render", "mesh.yaml", "-o", "out"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // Change something that affects cluster1 and cluster2.
+    std::fs::write(
+        d.join("mesh.yaml"),
+        SPEC.replace("https://203.0.113.1:6443", "https://203.0.113.111:6443"),
+    )
+    .unwrap();
+    let o = run(
+        &d,
+        &[
+            "render",
+            "mesh.yaml",
+            "-o",
+            "out",
+            "--cluster",
+            "cluster1",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for line in stdout(&o).lines() {
+        let e: serde_json::Value = serde_json::from_str(line).unwrap();
+        if e["event"] == "file" {
+            assert_eq!(e["cluster"], "cluster1", "{line}");
+        }
+    }
+    let check = stdout(&run(&d, &["check", "mesh.yaml", "-o", "out"]));
+    assert!(
+        check.contains("clusters/cluster2/remote-secret-cluster1.yaml"),
+        "{check}"
+    );
+    assert!(!check.contains("clusters/cluster1/"), "{check}");
+    let o = run(
+        &d,
+        &["render", "mesh.yaml", "-o", "out", "--cluster", "nope"],
+    );
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("--cluster nope"));
+}
+
+#[test]
+fn diff_redacts_secrets_unless_asked() {
+    let (_t, d) = setup();
+    assert_eq!(code(&run(&d, &["render", "mesh.yaml", "-o", "out"])), 0);
+    for c in ["c1", "c2", "c3"] {
+        std::fs::write(
+            d.join(format!("{c}.token")),
+            format!("rotated-{c}-SECRETVALUE\n"),
+        )
+        .unwrap();
+    }
+    let o = run(&d, &["diff", "mesh.yaml", "-o", "out"]);
+    assert_eq!(code(&o), 1);
+    let text = stdout(&o);
+    assert!(
+        text.contains("--- a/clusters/cluster1/remote-secret-cluster2.yaml"),
+        "{text}"
+    );
+    assert!(text.contains("<redacted"), "{text}");
+    assert!(!text.contains("SECRETVALUE"), "{text}");
+    let o = run(&d, &["diff", "mesh.yaml", "-o", "out", "--show-secrets"]);
+    assert!(stdout(&o).contains("rotated-c2-SECRETVALUE"));
+}
+
+#[test]
+fn check_never_creates_keys() {
+    let (_t, d) = setup();
+    let o = run(&d, &["check", "mesh.yaml", "-o", "out"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("pki/root-cert.pem: missing"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!d.join("pki").exists());
+    assert!(!d.join("out").exists());
+}

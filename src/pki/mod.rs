@@ -8,7 +8,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+pub mod rotate;
+pub mod verify;
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
@@ -46,6 +49,8 @@ pub struct ClusterCa {
 #[derive(Clone, Debug)]
 pub struct Material {
     pub root_cert: String,
+    /// The root-rotation step in progress (1 or 2), if any.
+    pub rotation: Option<u8>,
     pub clusters: BTreeMap<String, ClusterCa>,
     /// Files this run created in `pki.dir`, relative to it, sorted.
     pub created: Vec<String>,
@@ -71,13 +76,13 @@ impl fmt::Display for PkiError {
 
 impl std::error::Error for PkiError {}
 
-fn err(m: impl Into<String>) -> PkiError {
+pub(crate) fn err(m: impl Into<String>) -> PkiError {
     PkiError {
         messages: vec![m.into()],
     }
 }
 
-fn read_opt(path: &Path) -> Result<Option<String>, PkiError> {
+pub(crate) fn read_opt(path: &Path) -> Result<Option<String>, PkiError> {
     match std::fs::read(path) {
         Ok(b) => String::from_utf8(b)
             .map(Some)
@@ -88,7 +93,7 @@ fn read_opt(path: &Path) -> Result<Option<String>, PkiError> {
 }
 
 /// Writes `text` to `path` atomically with `mode` (unix permissions).
-fn write_file(path: &Path, text: &str, mode: u32) -> Result<(), PkiError> {
+pub(crate) fn write_file(path: &Path, text: &str, mode: u32) -> Result<(), PkiError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)
         .map_err(|e| err(format!("{}: cannot create directory: {e}", dir.display())))?;
@@ -221,17 +226,58 @@ fn lf(s: String) -> String {
     s
 }
 
-/// Loads the CA material for `clusters` (the clusters that run an istiod), generating what is
-/// missing in [`Mode::Generate`]. All problems are collected before returning.
-pub fn ensure(s: &PkiSettings, clusters: &[String], mode: Mode) -> Result<Material, PkiError> {
-    let dir = &s.dir;
-    let disp = |rel: &str| format!("{}/{rel}", s.dir_display.trim_end_matches('/'));
-    let mut problems = Vec::new();
-    let mut created = Vec::new();
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
 
+/// The mesh roots as found in `pki.dir`: the current root, and the next one while a root
+/// rotation is in progress.
+pub struct Roots {
+    pub cert: String,
+    pub key: Option<String>,
+    pub next: Option<(String, String)>,
+    pub rotation: Option<u8>,
+}
+
+impl Roots {
+    /// DER of every root the mesh trusts now.
+    pub fn trusted(&self) -> Vec<Vec<u8>> {
+        let mut v: Vec<Vec<u8>> = verify::certs_der(&self.cert).into_iter().take(1).collect();
+        if let Some((c, _)) = &self.next {
+            v.extend(verify::certs_der(c).into_iter().take(1));
+        }
+        v
+    }
+
+    /// The trust bundle each cluster's `root-cert.pem` holds: current root, then the next one.
+    pub fn bundle(&self) -> String {
+        let mut s = ensure_nl(&self.cert);
+        if let Some((c, _)) = &self.next {
+            s.push_str(&ensure_nl(c));
+        }
+        s
+    }
+
+    /// The root new intermediates are issued under: the next root from rotation step 2 on.
+    pub fn signing(&self) -> Option<(&str, &str)> {
+        match (&self.next, self.rotation) {
+            (Some((c, k)), Some(s)) if s >= 2 => Some((c, k)),
+            _ => self.key.as_deref().map(|k| (self.cert.as_str(), k)),
+        }
+    }
+}
+
+/// Loads and verifies the mesh root(s), generating the root when `pki.dir` has none.
+pub fn load_roots(
+    s: &PkiSettings,
+    mode: Mode,
+    created: &mut Vec<String>,
+) -> Result<Roots, PkiError> {
+    let dir = &s.dir;
+    let disp = |rel: &str| display(s, rel);
     let root_cert = read_opt(&dir.join(ROOT_CERT))?;
     let root_key = read_opt(&dir.join(ROOT_KEY))?;
-    let (root_cert, root_key) = match (root_cert, root_key) {
+    let (cert, key) = match (root_cert, root_key) {
         (Some(c), k) => (c, k),
         (None, Some(_)) => {
             return Err(err(format!(
@@ -255,156 +301,231 @@ pub fn ensure(s: &PkiSettings, clusters: &[String], mode: Mode) -> Result<Materi
             (c, Some(k))
         }
     };
-    check_pem(&root_cert, "CERTIFICATE", &disp(ROOT_CERT), &mut problems);
+    let der = verify::certs_der(&cert);
+    let Some(root_der) = der.first() else {
+        return Err(err(format!(
+            "{}: holds no PEM certificate",
+            disp(ROOT_CERT)
+        )));
+    };
+    let mut problems = verify::verify_root(
+        root_der,
+        key.as_deref(),
+        &disp(ROOT_CERT),
+        &disp(ROOT_KEY),
+        now(),
+    );
+    let rotation = rotate::read_state(s)?;
+    let next = match rotation {
+        None => None,
+        Some(_) => {
+            let c = read_opt(&dir.join(rotate::NEXT_ROOT_DIR).join(ROOT_CERT))?;
+            let k = read_opt(&dir.join(rotate::NEXT_ROOT_DIR).join(ROOT_KEY))?;
+            match (c, k) {
+                (Some(c), Some(k)) => {
+                    let nd = verify::certs_der(&c);
+                    match nd.first() {
+                        Some(d) => problems.extend(verify::verify_root(
+                            d,
+                            Some(&k),
+                            &disp(&format!("{}/{ROOT_CERT}", rotate::NEXT_ROOT_DIR)),
+                            &disp(&format!("{}/{ROOT_KEY}", rotate::NEXT_ROOT_DIR)),
+                            now(),
+                        )),
+                        None => problems.push(format!(
+                            "{}: holds no PEM certificate",
+                            disp(&format!("{}/{ROOT_CERT}", rotate::NEXT_ROOT_DIR))
+                        )),
+                    }
+                    Some((c, k))
+                }
+                _ => {
+                    problems.push(format!(
+                        "{}: a root rotation is in progress but {}/ lacks {ROOT_CERT} or {ROOT_KEY}",
+                        disp(rotate::STATE_FILE),
+                        disp(rotate::NEXT_ROOT_DIR)
+                    ));
+                    None
+                }
+            }
+        }
+    };
+    if !problems.is_empty() {
+        return Err(PkiError { messages: problems });
+    }
+    Ok(Roots {
+        cert,
+        key,
+        next,
+        rotation,
+    })
+}
 
-    let mut out = BTreeMap::new();
+/// `pki.dir`-relative path as the user wrote the dir.
+pub fn display(s: &PkiSettings, rel: &str) -> String {
+    format!("{}/{rel}", s.dir_display.trim_end_matches('/'))
+}
+
+/// One cluster's files as loaded (any may be missing).
+struct Loaded {
+    ca_cert: Option<String>,
+    ca_key: Option<String>,
+    root_cert: Option<String>,
+    cert_chain: Option<String>,
+}
+
+fn load_cluster(dir: &Path) -> Result<Loaded, PkiError> {
+    Ok(Loaded {
+        ca_cert: read_opt(&dir.join(CA_CERT))?,
+        ca_key: read_opt(&dir.join(CA_KEY))?,
+        root_cert: read_opt(&dir.join(ROOT_CERT))?,
+        cert_chain: read_opt(&dir.join(CERT_CHAIN))?,
+    })
+}
+
+/// Loads the CA material for `clusters` (the clusters that run an istiod). Everything that
+/// exists is verified first; only when all of it is sound is missing material generated
+/// ([`Mode::Generate`]) or reported ([`Mode::ReadOnly`]).
+pub fn ensure(s: &PkiSettings, clusters: &[String], mode: Mode) -> Result<Material, PkiError> {
+    let mut created = Vec::new();
+    let roots = load_roots(s, mode, &mut created)?;
+    let trusted = roots.trusted();
+    let mut problems = Vec::new();
+    let mut loaded = BTreeMap::new();
     for name in clusters {
-        let cdir: PathBuf = dir.join(name);
-        let rel = |f: &str| format!("{name}/{f}");
-        let ca_cert = read_opt(&cdir.join(CA_CERT))?;
-        let ca_key = read_opt(&cdir.join(CA_KEY))?;
-        let (ca_cert, ca_key) = match (ca_cert, ca_key) {
-            (Some(c), Some(k)) => (c, k),
+        let cdir = s.dir.join(name);
+        let l = load_cluster(&cdir)?;
+        let rel = |f: &str| display(s, &format!("{name}/{f}"));
+        match (&l.ca_cert, &l.ca_key) {
+            (Some(c), Some(k)) => {
+                let root_cert = l.root_cert.clone().unwrap_or_else(|| roots.bundle());
+                let chain = match &l.cert_chain {
+                    Some(ch) => ch.clone(),
+                    None => chain_for(c, &roots),
+                };
+                problems.extend(verify::verify_cluster(
+                    &verify::ClusterFiles {
+                        dir: display(s, name),
+                        ca_cert: c,
+                        ca_key: k,
+                        root_cert: &root_cert,
+                        cert_chain: &chain,
+                    },
+                    &trusted,
+                    now(),
+                ));
+            }
+            (Some(_), None) => problems.push(format!(
+                "{}: missing while {} exists; restore the key or remove both to issue a new intermediate",
+                rel(CA_KEY),
+                rel(CA_CERT)
+            )),
+            (None, Some(_)) => problems.push(format!(
+                "{}: missing while {} exists; restore the certificate or remove both to issue a new intermediate",
+                rel(CA_CERT),
+                rel(CA_KEY)
+            )),
             (None, None) => {
                 if mode == Mode::ReadOnly {
                     problems.push(format!(
                         "{}: missing (run `meshrender render` to issue the intermediate of {name})",
-                        disp(&rel(CA_CERT))
+                        rel(CA_CERT)
                     ));
-                    continue;
-                }
-                let Some(rk) = &root_key else {
+                } else if roots.signing().is_none() {
                     problems.push(format!(
                         "{}: cannot issue the intermediate of {name}: {} is not there (the root key is needed to sign it)",
-                        disp(&rel(CA_CERT)),
-                        disp(ROOT_KEY)
-                    ));
-                    continue;
-                };
-                let (c, k) = issue_intermediate(s, name, &root_cert, rk)?;
-                write_file(&cdir.join(CA_KEY), &k, 0o600)?;
-                write_file(&cdir.join(CA_CERT), &c, 0o644)?;
-                created.push(rel(CA_CERT));
-                created.push(rel(CA_KEY));
-                (c, k)
-            }
-            (Some(_), None) => {
-                problems.push(format!(
-                    "{}: missing while {} exists; restore the key or remove both to issue a new intermediate",
-                    disp(&rel(CA_KEY)),
-                    disp(&rel(CA_CERT))
-                ));
-                continue;
-            }
-            (None, Some(_)) => {
-                problems.push(format!(
-                    "{}: missing while {} exists; restore the certificate or remove both to issue a new intermediate",
-                    disp(&rel(CA_CERT)),
-                    disp(&rel(CA_KEY))
-                ));
-                continue;
-            }
-        };
-        check_pem(&ca_cert, "CERTIFICATE", &disp(&rel(CA_CERT)), &mut problems);
-        check_key_pem(&ca_key, &disp(&rel(CA_KEY)), &mut problems);
-
-        // root-cert.pem and cert-chain.pem are derived files: written when missing, and must
-        // agree with the mesh root and the intermediate when present.
-        let want_chain = format!("{}{}", ensure_nl(&ca_cert), ensure_nl(&root_cert));
-        let local_root = match read_opt(&cdir.join(ROOT_CERT))? {
-            Some(r) => {
-                if pem_der(&r) != pem_der(&root_cert) {
-                    problems.push(format!(
-                        "{}: differs from the mesh root {}; every cluster must trust the same root",
-                        disp(&rel(ROOT_CERT)),
-                        disp(ROOT_CERT)
+                        rel(CA_CERT),
+                        display(s, ROOT_KEY)
                     ));
                 }
-                r
             }
-            None => {
-                derived(
-                    mode,
-                    &cdir.join(ROOT_CERT),
-                    &root_cert,
-                    &disp(&rel(ROOT_CERT)),
-                    &mut problems,
-                    &mut created,
-                    rel(ROOT_CERT),
-                )?;
-                root_cert.clone()
-            }
-        };
-        let chain = match read_opt(&cdir.join(CERT_CHAIN))? {
-            Some(c) => {
-                let got = pem_der(&c);
-                let want = pem_der(&want_chain);
-                if got.first() != want.first() {
+        }
+        if mode == Mode::ReadOnly
+            && l.ca_cert.is_some()
+            && (l.root_cert.is_none() || l.cert_chain.is_none())
+        {
+            for (f, v) in [(ROOT_CERT, &l.root_cert), (CERT_CHAIN, &l.cert_chain)] {
+                if v.is_none() {
                     problems.push(format!(
-                        "{}: does not start with {} (it must be the intermediate, then the root)",
-                        disp(&rel(CERT_CHAIN)),
-                        disp(&rel(CA_CERT))
-                    ));
-                } else if got.last() != want.last() {
-                    problems.push(format!(
-                        "{}: does not end with the mesh root (it must be the intermediate, then the root)",
-                        disp(&rel(CERT_CHAIN))
+                        "{}: missing (run `meshrender render` to write it)",
+                        rel(f)
                     ));
                 }
-                c
             }
-            None => {
-                derived(
-                    mode,
-                    &cdir.join(CERT_CHAIN),
-                    &want_chain,
-                    &disp(&rel(CERT_CHAIN)),
-                    &mut problems,
-                    &mut created,
-                    rel(CERT_CHAIN),
-                )?;
-                want_chain
-            }
-        };
-        out.insert(
-            name.clone(),
-            ClusterCa {
-                ca_cert,
-                ca_key: SecretString(ca_key),
-                root_cert: local_root,
-                cert_chain: chain,
-            },
-        );
+        }
+        loaded.insert(name.clone(), l);
     }
     if !problems.is_empty() {
         return Err(PkiError { messages: problems });
     }
+
+    // Everything present is sound: complete what is missing.
+    let mut out = BTreeMap::new();
+    for (name, l) in loaded {
+        let cdir = s.dir.join(&name);
+        let (ca_cert, ca_key) = match (l.ca_cert, l.ca_key) {
+            (Some(c), Some(k)) => (c, k),
+            _ => {
+                let (rc, rk) = roots.signing().expect("checked above");
+                let (c, k) = issue_intermediate(s, &name, rc, rk)?;
+                write_file(&cdir.join(CA_KEY), &k, 0o600)?;
+                write_file(&cdir.join(CA_CERT), &c, 0o644)?;
+                created.push(format!("{name}/{CA_CERT}"));
+                created.push(format!("{name}/{CA_KEY}"));
+                (c, k)
+            }
+        };
+        let root_cert = match l.root_cert {
+            Some(r) => r,
+            None => {
+                let r = roots.bundle();
+                write_file(&cdir.join(ROOT_CERT), &r, 0o644)?;
+                created.push(format!("{name}/{ROOT_CERT}"));
+                r
+            }
+        };
+        let cert_chain = match l.cert_chain {
+            Some(c) => c,
+            None => {
+                let c = chain_for(&ca_cert, &roots);
+                write_file(&cdir.join(CERT_CHAIN), &c, 0o644)?;
+                created.push(format!("{name}/{CERT_CHAIN}"));
+                c
+            }
+        };
+        out.insert(
+            name,
+            ClusterCa {
+                ca_cert,
+                ca_key: SecretString(ca_key),
+                root_cert,
+                cert_chain,
+            },
+        );
+    }
     created.sort();
     Ok(Material {
-        root_cert,
+        root_cert: roots.cert.clone(),
+        rotation: roots.rotation,
         clusters: out,
         created,
     })
 }
 
-fn derived(
-    mode: Mode,
-    path: &Path,
-    text: &str,
-    shown: &str,
-    problems: &mut Vec<String>,
-    created: &mut Vec<String>,
-    rel: String,
-) -> Result<(), PkiError> {
-    if mode == Mode::ReadOnly {
-        problems.push(format!(
-            "{shown}: missing (run `meshrender render` to write it)"
-        ));
-        return Ok(());
-    }
-    write_file(path, text, 0o644)?;
-    created.push(rel);
-    Ok(())
+/// `cert-chain.pem` for an intermediate: the intermediate, then the root that signed it.
+pub fn chain_for(ca_cert: &str, roots: &Roots) -> String {
+    let ca = verify::certs_der(ca_cert);
+    let issuer = match (&roots.next, ca.first()) {
+        (Some((next, _)), Some(c))
+            if verify::certs_der(next)
+                .first()
+                .is_some_and(|n| verify::signed_by(c, n)) =>
+        {
+            next.as_str()
+        }
+        _ => roots.cert.as_str(),
+    };
+    format!("{}{}", ensure_nl(ca_cert), ensure_nl(issuer))
 }
 
 fn ensure_nl(s: &str) -> String {
@@ -412,35 +533,5 @@ fn ensure_nl(s: &str) -> String {
         s.to_owned()
     } else {
         format!("{s}\n")
-    }
-}
-
-/// The DER of every PEM block, for comparisons that ignore line wrapping.
-fn pem_der(s: &str) -> Vec<Vec<u8>> {
-    pem::parse_many(s)
-        .map(|v| v.into_iter().map(|p| p.into_contents()).collect())
-        .unwrap_or_default()
-}
-
-fn check_pem(text: &str, tag: &str, shown: &str, problems: &mut Vec<String>) {
-    match pem::parse_many(text) {
-        Ok(v) if v.first().is_some_and(|p| p.tag() == tag) => {}
-        Ok(v) if v.is_empty() => problems.push(format!("{shown}: holds no PEM block")),
-        Ok(v) => problems.push(format!(
-            "{shown}: starts with a `{}` PEM block, expected `{tag}`",
-            v[0].tag()
-        )),
-        Err(e) => problems.push(format!("{shown}: not valid PEM: {e}")),
-    }
-}
-
-fn check_key_pem(text: &str, shown: &str, problems: &mut Vec<String>) {
-    match pem::parse(text) {
-        Ok(p) if matches!(p.tag(), "PRIVATE KEY" | "RSA PRIVATE KEY" | "EC PRIVATE KEY") => {}
-        Ok(p) => problems.push(format!(
-            "{shown}: a `{}` PEM block is not a private key (expected PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY)",
-            p.tag()
-        )),
-        Err(e) => problems.push(format!("{shown}: not valid PEM: {e}")),
     }
 }

@@ -46,11 +46,15 @@ impl std::fmt::Display for Failure {
 pub fn load_mesh(path: &Path, display: &str) -> Result<(model::Mesh, String), Failure> {
     let text = std::fs::read(path)
         .map_err(|e| Failure::Other(format!("{display}: cannot read the spec: {e}")))?;
-    let text = String::from_utf8(text).map_err(|_| {
-        Failure::Invalid(format!(
-            "{display}: error[E001]: the spec is not UTF-8 text\n"
-        ))
-    })?;
+    let Ok(text) = String::from_utf8(text) else {
+        let mut d = diag::Diagnostics::default();
+        d.error(
+            diag::Code::E001,
+            diag::Loc::FILE,
+            "the spec is not UTF-8 text",
+        );
+        return Err(Failure::Invalid(d.render(display)));
+    };
     let (mesh, diags) = validate::load_and_validate(&text, &validate::spec_base(path));
     match mesh {
         Some(m) => Ok((m, diags.render(display))),

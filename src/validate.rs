@@ -4,7 +4,7 @@
 //! so one run reports everything. Files named in the spec (CA bundles, tokens) are read here,
 //! relative to the spec's directory, so later stages never touch the spec's inputs again.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -36,29 +36,46 @@ pub fn is_label_value(s: &str) -> bool {
         && s.as_bytes()[s.len() - 1].is_ascii_alphanumeric()
 }
 
-/// An IP address or a DNS name (RFC 1123 subdomain, case-insensitive).
+/// An IP address or a DNS name (RFC 1123 subdomain, case-insensitive, whose last label is not
+/// all digits, so `203.0.113.300` is neither).
 pub fn is_ip_or_hostname(s: &str) -> bool {
     if s.parse::<IpAddr>().is_ok() {
         return true;
     }
+    let last_numeric = s
+        .rsplit('.')
+        .next()
+        .is_some_and(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()));
     !s.is_empty()
         && s.len() <= 253
+        && !last_numeric
         && s.split('.')
             .all(|l| is_dns1123_label(&l.to_ascii_lowercase()))
 }
 
+/// The value of a required field. A field the spec wrote with a wrong type was reported by
+/// decoding already, so only a field that is absent (or written without a value) is reported.
 fn require<'a, T>(
+    spec: &Spec,
     v: &'a Option<Sp<T>>,
     parent: Loc,
     what: &str,
     d: &mut Diagnostics,
 ) -> Option<&'a Sp<T>> {
-    if v.is_none() {
-        d.error(
-            Code::E004,
-            parent,
-            format!("missing required field `{what}`"),
-        );
+    if v.is_none() && !spec.written.contains(what) {
+        if spec.nulls.contains(what) {
+            d.error(
+                Code::E004,
+                parent,
+                format!("required field `{what}` has no value"),
+            );
+        } else {
+            d.error(
+                Code::E004,
+                parent,
+                format!("missing required field `{what}`"),
+            );
+        }
     }
     v.as_ref()
 }
@@ -101,15 +118,35 @@ fn io_reason(e: &std::io::Error) -> String {
 fn check_ca_bundle(text: &str, p: &Sp<String>, field: &str, d: &mut Diagnostics) -> bool {
     match pem::parse_many(text) {
         Ok(blocks) if blocks.is_empty() => {
-            d.error(
+            let hint = if text.trim().starts_with("LS0t") {
+                "it looks base64-encoded: decode it (`base64 -d`) to get the PEM text"
+            } else {
+                "a CA bundle is PEM text with -----BEGIN CERTIFICATE----- blocks"
+            };
+            d.error_help(
                 Code::E022,
                 p.loc,
                 format!("`{field}`: {} holds no PEM certificate", p.value),
+                hint,
             );
             false
         }
         Ok(blocks) => {
-            if let Some(b) = blocks.iter().find(|b| b.tag() != "CERTIFICATE") {
+            if let Some(i) = blocks.iter().position(|b| {
+                b.tag() == "CERTIFICATE"
+                    && x509_parser::parse_x509_certificate(b.contents()).is_err()
+            }) {
+                d.error(
+                    Code::E022,
+                    p.loc,
+                    format!(
+                        "`{field}`: {}: PEM block #{} is not an X.509 certificate",
+                        p.value,
+                        i + 1
+                    ),
+                );
+                false
+            } else if let Some(b) = blocks.iter().find(|b| b.tag() != "CERTIFICATE") {
                 d.error_help(
                     Code::E022,
                     p.loc,
@@ -169,7 +206,7 @@ pub fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) {
     let top = Loc::new(1, 1);
 
     match &spec.api_version {
-        None => d.error_help(
+        None if !spec.written.contains("apiVersion") => d.error_help(
             Code::E004,
             top,
             "missing required field `apiVersion`",
@@ -183,7 +220,7 @@ pub fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) {
         _ => {}
     }
     match &spec.kind {
-        None => d.error_help(
+        None if !spec.written.contains("kind") => d.error_help(
             Code::E004,
             top,
             "missing required field `kind`",
@@ -196,7 +233,7 @@ pub fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) {
         ),
         _ => {}
     }
-    let mesh_id = require(&spec.mesh_id, top, "meshID", &mut d).map(|m| m.value.clone());
+    let mesh_id = require(spec, &spec.mesh_id, top, "meshID", &mut d).map(|m| m.value.clone());
     if let Some(m) = &spec.mesh_id
         && !is_label_value(&m.value)
     {
@@ -214,22 +251,35 @@ pub fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) {
     let mut version = None;
     let (mut revision, mut hub, mut tag) = (None, None, None);
     match &spec.istio {
-        None => d.error(Code::E004, top, "missing required section `istio`"),
+        None => {
+            if !spec.written.contains("istio") {
+                d.error(Code::E004, top, "missing required section `istio`");
+            }
+        }
         Some(i) => {
-            if let Some(v) = require(&i.value.version, i.loc, "istio.version", &mut d) {
+            if let Some(v) = require(spec, &i.value.version, i.loc, "istio.version", &mut d) {
                 match Version::parse(&v.value) {
                     Some(ver) if ver.is_supported() => version = Some(ver),
-                    Some(_) | None => d.error_help(
-                        Code::E011,
-                        v.loc,
-                        format!("unsupported Istio version `{}`", v.value),
-                        format!(
-                            "use a minor version from \"{}\" to \"{}\", e.g. version: \"{}\"",
-                            istio::OLDEST,
-                            istio::NEWEST,
-                            istio::NEWEST
-                        ),
-                    ),
+                    _ => {
+                        let help = match v.value.split('.').collect::<Vec<_>>()[..] {
+                            [a, b, _] if Version::parse(&format!("{a}.{b}")).is_some() => format!(
+                                "`version` is the minor version: use version: \"{a}.{b}\" and put the patch release in `tag: {}`",
+                                v.value
+                            ),
+                            _ => format!(
+                                "use a minor version from \"{}\" to \"{}\", e.g. version: \"{}\"",
+                                istio::OLDEST_RENDERED,
+                                istio::NEWEST,
+                                istio::NEWEST
+                            ),
+                        };
+                        d.error_help(
+                            Code::E011,
+                            v.loc,
+                            format!("unsupported Istio version `{}`", v.value),
+                            help,
+                        );
+                    }
                 }
             }
             if let Some(r) = &i.value.revision
@@ -265,12 +315,12 @@ pub fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) {
     };
 
     let pki = pki_settings(&spec.pki, base, &mut d);
-    let (cluster_list, clusters_ok) = clusters(spec, &mut d);
-    let clusters = (!cluster_list.is_empty()).then_some(cluster_list);
+    let (clusters, clusters_ok) = clusters(spec, &mut d);
 
     // Version-dependent model rules.
+    let replicated_era = version.is_some_and(|v| v.is_replicated_control_plane_era());
     if let Some(v) = version {
-        if v.is_replicated_control_plane_era() {
+        if replicated_era {
             let loc = spec
                 .istio
                 .as_ref()
@@ -280,7 +330,7 @@ pub fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) {
                 Code::E011,
                 loc,
                 format!("Istio {v} (replicated control planes with `federation`) is not rendered by this version of meshrender"),
-                "target Istio 1.8 or newer; the 1.6–1.7 replicated-control-plane model is planned",
+                format!("target Istio {} or newer", istio::OLDEST_RENDERED),
             );
         }
         if let Some(f) = &spec.federation
@@ -296,15 +346,21 @@ pub fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) {
     }
 
     // Topology rules: who needs a gateway address, who must be readable.
-    let mut topology_ok = false;
-    if let (Some(v), Some(cs)) = (version, &clusters) {
-        let topo = Topology::derive(v, cs.iter().map(|c| (&c.name.value, &c.network, &c.role)));
-        topology_ok = true;
-        for c in cs {
+    if let Some(v) = version
+        && !replicated_era
+        && !clusters.is_empty()
+    {
+        let topo = Topology::derive(
+            v,
+            clusters
+                .iter()
+                .map(|c| (&c.name.value, &c.network, &c.role)),
+        );
+        for c in &clusters {
             let f = topo
                 .facts(&c.name.value)
                 .expect("derived from the same list");
-            if f.needs_east_west && c.ew_address.is_none() {
+            if f.needs_east_west && !c.ew_address_written {
                 let why = if topo.multi_network {
                     "the mesh spans several networks, so every cluster needs an east-west gateway"
                 } else {
@@ -317,20 +373,24 @@ pub fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) {
                     "set the externally reachable IP or hostname of its east-west gateway, e.g. `eastWestGateway: {address: 203.0.113.10}`",
                 );
             }
-            if f.read_by_primary && c.api_server_spec.is_none() {
+            if f.read_by_primary && c.api_server.is_none() {
                 let readers: Vec<&str> = topo
                     .clusters
                     .iter()
                     .filter(|o| o.reads.contains(&c.name.value))
                     .map(|o| o.name.as_str())
                     .collect();
+                let who = match readers.as_slice() {
+                    [one] => format!("primary {one} must"),
+                    [init @ .., last] => format!("primaries {} and {last} must", init.join(", ")),
+                    [] => "primaries must".to_owned(),
+                };
                 d.error_help(
                     Code::E019,
                     c.loc,
                     format!(
-                        "cluster `{}` needs `apiServer`: primary {} must read its API server for endpoint discovery",
-                        c.name.value,
-                        readers.join(", ")
+                        "cluster `{}` needs `apiServer`: {who} read its API server for endpoint discovery",
+                        c.name.value
                     ),
                     "add `apiServer: {server: https://HOST:6443, caFile: FILE}`",
                 );
@@ -338,68 +398,76 @@ pub fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) {
         }
     }
 
-    // Files named in the spec.
-    let mut api_servers: BTreeMap<String, ApiServer> = BTreeMap::new();
-    if let Some(cs) = &clusters {
-        for c in cs {
-            if let Some(a) = &c.api_server_spec {
-                let prefix = format!("clusters[{}].apiServer", c.index);
-                let server = match &a.value.server {
-                    None => {
-                        d.error(
-                            Code::E004,
-                            a.loc,
-                            format!("missing required field `{prefix}.server`"),
-                        );
-                        None
-                    }
-                    Some(s) if !valid_https_url(&s.value) => {
-                        d.error_help(
-                            Code::E030,
-                            s.loc,
-                            format!("`{prefix}.server` `{}` is not an https:// URL", s.value),
-                            "istiod reads API servers over TLS: use https://HOST[:PORT]",
-                        );
-                        None
-                    }
-                    Some(s) => Some(s.value.clone()),
-                };
-                let ca_pem = a.value.ca_file.as_ref().and_then(|p| {
-                    let field = format!("{prefix}.caFile");
-                    let text = read_input(base, p, &field, &mut d)?;
-                    check_ca_bundle(&text, p, &field, &mut d).then_some(text)
-                });
-                let token = a.value.token_file.as_ref().and_then(|p| {
-                    let field = format!("{prefix}.tokenFile");
-                    let text = read_input(base, p, &field, &mut d)?;
-                    check_token(&text, p, &field, &mut d).map(SecretString)
-                });
-                if let Some(server) = server {
-                    api_servers.insert(
-                        c.name.value.clone(),
-                        ApiServer {
-                            server,
-                            ca_pem,
-                            token,
-                        },
-                    );
-                }
+    // Files named in the spec, for every cluster, whatever else is wrong with it.
+    let mut api_servers: BTreeMap<usize, ApiServer> = BTreeMap::new();
+    for (index, c) in spec
+        .clusters
+        .iter()
+        .flat_map(|l| l.value.iter())
+        .enumerate()
+    {
+        let Some(a) = &c.api_server else { continue };
+        let prefix = format!("clusters[{index}].apiServer");
+        let server = match &a.value.server {
+            None => {
+                require(
+                    spec,
+                    &a.value.server,
+                    a.loc,
+                    &format!("{prefix}.server"),
+                    &mut d,
+                );
+                None
             }
+            Some(s) => match url_problem(&s.value) {
+                Some(problem) => {
+                    d.error_help(
+                        Code::E030,
+                        s.loc,
+                        format!("`{prefix}.server` `{}`: {problem}", s.value),
+                        "istiod reads API servers over TLS: use https://HOST[:PORT]",
+                    );
+                    None
+                }
+                None => Some(s.value.clone()),
+            },
+        };
+        let ca_pem = a.value.ca_file.as_ref().and_then(|p| {
+            let field = format!("{prefix}.caFile");
+            let text = read_input(base, p, &field, &mut d)?;
+            check_ca_bundle(&text, p, &field, &mut d).then_some(text)
+        });
+        let token = a.value.token_file.as_ref().and_then(|p| {
+            let field = format!("{prefix}.tokenFile");
+            let text = read_input(base, p, &field, &mut d)?;
+            check_token(&text, p, &field, &mut d).map(SecretString)
+        });
+        if let Some(server) = server {
+            api_servers.insert(
+                index,
+                ApiServer {
+                    server,
+                    ca_pem,
+                    token,
+                },
+            );
         }
     }
 
     // Secrets delivery.
     let secrets = secrets_mode(spec, mesh_id.as_deref().unwrap_or(""), &mut d);
-    if let (Some(v), Some(cs)) = (version, &clusters) {
-        let topo = Topology::derive(v, cs.iter().map(|c| (&c.name.value, &c.network, &c.role)));
+    if let Some(v) = version
+        && !clusters.is_empty()
+    {
+        let topo = Topology::derive(
+            v,
+            clusters
+                .iter()
+                .map(|c| (&c.name.value, &c.network, &c.role)),
+        );
         let renders_secret = topo.clusters.iter().any(|f| f.runs_istiod);
-        if renders_secret
-            && spec
-                .secrets
-                .as_ref()
-                .and_then(|s| s.value.mode.as_ref())
-                .is_none()
-        {
+        let mode_given = spec.written.contains("secrets.mode");
+        if renders_secret && !mode_given {
             d.error_help(
                 Code::E025,
                 spec.secrets.as_ref().map_or(top, |s| s.loc),
@@ -408,28 +476,27 @@ pub fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) {
             );
         }
         if secrets == Some(SecretsMode::Plaintext) {
-            for c in cs {
+            for c in &clusters {
                 let f = topo.facts(&c.name.value).expect("same list");
                 if !f.read_by_primary {
                     continue;
                 }
-                let Some(a) = &c.api_server_spec else {
-                    continue;
-                };
+                let Some(a) = &c.api_server else { continue };
                 let prefix = format!("clusters[{}].apiServer", c.index);
+                let n = &c.name.value;
                 if a.value.token_file.is_none() {
                     d.error_help(
                         Code::E026,
                         a.loc,
-                        format!("cluster `{}`: `secrets.mode: plaintext` puts its remote secret in the output, which needs `{prefix}.tokenFile`", c.name.value),
-                        format!("write the istio-reader token of `{}` to a file, e.g. `kubectl --context {} -n istio-system get secret istio-reader-service-account-istio-remote-secret-token -o jsonpath='{{.data.token}}' | base64 -d > creds/{}.token` (apply its reader-token.yaml first), and set `tokenFile: creds/{}.token`; or use `mode: external-secrets`", c.name.value, c.name.value, c.name.value, c.name.value),
+                        format!("cluster `{n}`: `secrets.mode: plaintext` puts its remote secret in the output, which needs `{prefix}.tokenFile`"),
+                        format!("apply clusters/{n}/reader-token.yaml to `{n}`, then `kubectl --context {n} -n istio-system get secret istio-reader-service-account-istio-remote-secret-token -o jsonpath='{{.data.token}}' | base64 -d > creds/{n}.token` and set `tokenFile: creds/{n}.token`; or use `mode: external-secrets`"),
                     );
                 }
                 if a.value.ca_file.is_none() {
                     d.error_help(
                         Code::E026,
                         a.loc,
-                        format!("cluster `{}`: `secrets.mode: plaintext` needs `{prefix}.caFile` to build its remote secret", c.name.value),
+                        format!("cluster `{n}`: `secrets.mode: plaintext` needs `{prefix}.caFile` to build its remote secret"),
                         "set `caFile` to the API server's CA bundle (`ca.crt` of the reader token Secret)",
                     );
                 }
@@ -443,18 +510,17 @@ pub fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) {
         .and_then(|v| v.value.enabled.as_ref())
         .is_some_and(|e| e.value);
 
-    if d.has_errors() || !topology_ok || !clusters_ok {
+    if d.has_errors() || !clusters_ok {
         return (None, d);
     }
-    let (Some(mesh_id), Some(version), Some(pki), Some(secrets), Some(cs)) =
-        (mesh_id, version, pki, secrets, clusters)
+    let (Some(mesh_id), Some(version), Some(pki), Some(secrets)) = (mesh_id, version, pki, secrets)
     else {
         return (None, d);
     };
-    let clusters = cs
+    let clusters = clusters
         .into_iter()
         .map(|c| Cluster {
-            api_server: api_servers.remove(&c.name.value),
+            api_server: api_servers.remove(&c.index),
             east_west: c.ew_address.map(|address| EastWestGateway {
                 address,
                 node_port: c.node_port,
@@ -479,44 +545,46 @@ pub fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) {
     (Some(mesh), d)
 }
 
-fn valid_https_url(s: &str) -> bool {
+/// Why `s` is not an `https://HOST[:PORT][/PATH]` URL, or `None` when it is one.
+fn url_problem(s: &str) -> Option<String> {
     let Some(rest) = s.strip_prefix("https://") else {
-        return false;
+        return Some("not an https:// URL".to_owned());
     };
-    let hostport = rest.split('/').next().unwrap_or("");
-    if hostport.is_empty() || rest.contains(char::is_whitespace) {
-        return false;
+    if rest.contains(char::is_whitespace) {
+        return Some("contains spaces".to_owned());
     }
-    // [v6]:port, host:port or host
-    let host = if let Some(h) = hostport.strip_prefix('[') {
+    let hostport = rest.split('/').next().unwrap_or("");
+    let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
         match h.split_once(']') {
-            Some((ip, port)) => {
-                if ip.parse::<IpAddr>().is_err() {
-                    return false;
+            Some((ip, tail)) => {
+                if ip.parse::<std::net::Ipv6Addr>().is_err() {
+                    return Some(format!("`{ip}` is not an IPv6 address"));
                 }
-                if !port.is_empty() && !valid_port(port.trim_start_matches(':')) {
-                    return false;
+                match tail.strip_prefix(':') {
+                    Some(p) => (None, Some(p)),
+                    None if tail.is_empty() => (None, None),
+                    None => return Some("unexpected text after the IPv6 address".to_owned()),
                 }
-                return port.is_empty() || port.starts_with(':');
             }
-            None => return false,
+            None => return Some("unclosed `[` in the host".to_owned()),
         }
     } else {
         match hostport.split_once(':') {
-            Some((h, p)) => {
-                if !valid_port(p) {
-                    return false;
-                }
-                h
-            }
-            None => hostport,
+            Some((h, p)) => (Some(h), Some(p)),
+            None => (Some(hostport), None),
         }
     };
-    is_ip_or_hostname(host)
-}
-
-fn valid_port(p: &str) -> bool {
-    p.parse::<u16>().is_ok_and(|n| n > 0)
+    if let Some(h) = host
+        && !is_ip_or_hostname(h)
+    {
+        return Some(format!("`{h}` is not an IP address or hostname"));
+    }
+    if let Some(p) = port
+        && !p.parse::<u16>().is_ok_and(|n| n > 0)
+    {
+        return Some(format!("port `{p}` is not between 1 and 65535"));
+    }
+    None
 }
 
 fn pki_settings(p: &spec::Pki, base: &Path, d: &mut Diagnostics) -> Option<PkiSettings> {
@@ -610,53 +678,17 @@ fn secrets_mode(spec: &Spec, mesh_id: &str, d: &mut Diagnostics) -> Option<Secre
         "plaintext" => Some(SecretsMode::Plaintext),
         "external-secrets" => {
             let Some(es) = &s.value.external_secrets else {
-                d.error_help(
-                    Code::E027,
-                    mode.loc,
-                    "`secrets.mode: external-secrets` needs a `secrets.externalSecrets` section",
-                    "add `externalSecrets: {storeRef: {kind: ClusterSecretStore, name: NAME}, keyPrefix: meshes/MESH}`",
-                );
+                if !spec.written.contains("secrets.externalSecrets") {
+                    d.error_help(
+                        Code::E027,
+                        mode.loc,
+                        "`secrets.mode: external-secrets` needs a `secrets.externalSecrets` section",
+                        "add `externalSecrets: {storeRef: {kind: ClusterSecretStore, name: NAME}, keyPrefix: meshes/MESH}`",
+                    );
+                }
                 return None;
             };
-            let sr = require(
-                &es.value.store_ref,
-                es.loc,
-                "secrets.externalSecrets.storeRef",
-                d,
-            )?;
-            let kind = require(
-                &sr.value.kind,
-                sr.loc,
-                "secrets.externalSecrets.storeRef.kind",
-                d,
-            );
-            let name = require(
-                &sr.value.name,
-                sr.loc,
-                "secrets.externalSecrets.storeRef.name",
-                d,
-            );
-            let (kind, name) = (kind?, name?);
-            if kind.value != "ClusterSecretStore" && kind.value != "SecretStore" {
-                d.error_help(
-                    Code::E005,
-                    kind.loc,
-                    format!(
-                        "`secrets.externalSecrets.storeRef.kind` `{}` is not a store kind",
-                        kind.value
-                    ),
-                    "expected ClusterSecretStore or SecretStore",
-                );
-                return None;
-            }
-            if !is_dns1123_subdomain(&name.value) {
-                d.error(
-                    Code::E030,
-                    name.loc,
-                    format!("`secrets.externalSecrets.storeRef.name` `{}` is not a Kubernetes object name", name.value),
-                );
-                return None;
-            }
+            let mut ok = true;
             let key_prefix = match &es.value.key_prefix {
                 Some(k)
                     if k.value.trim_matches('/').is_empty()
@@ -665,14 +697,62 @@ fn secrets_mode(spec: &Spec, mesh_id: &str, d: &mut Diagnostics) -> Option<Secre
                     d.error(
                         Code::E030,
                         k.loc,
-                        "`secrets.externalSecrets.keyPrefix` must be a non-empty path without spaces",
+                        format!("`secrets.externalSecrets.keyPrefix` `{}` must be a non-empty path without spaces", k.value),
                     );
-                    return None;
+                    ok = false;
+                    String::new()
                 }
                 Some(k) => k.value.trim_end_matches('/').to_owned(),
                 None => format!("meshes/{mesh_id}"),
             };
-            Some(SecretsMode::ExternalSecrets {
+            let sr = require(
+                spec,
+                &es.value.store_ref,
+                es.loc,
+                "secrets.externalSecrets.storeRef",
+                d,
+            )?;
+            let kind = require(
+                spec,
+                &sr.value.kind,
+                sr.loc,
+                "secrets.externalSecrets.storeRef.kind",
+                d,
+            );
+            let name = require(
+                spec,
+                &sr.value.name,
+                sr.loc,
+                "secrets.externalSecrets.storeRef.name",
+                d,
+            );
+            if let Some(k) = kind
+                && k.value != "ClusterSecretStore"
+                && k.value != "SecretStore"
+            {
+                d.error_help(
+                    Code::E005,
+                    k.loc,
+                    format!(
+                        "`secrets.externalSecrets.storeRef.kind` `{}` is not a store kind",
+                        k.value
+                    ),
+                    "expected ClusterSecretStore or SecretStore",
+                );
+                ok = false;
+            }
+            if let Some(n) = name
+                && !is_dns1123_subdomain(&n.value)
+            {
+                d.error(
+                    Code::E030,
+                    n.loc,
+                    format!("`secrets.externalSecrets.storeRef.name` `{}` is not a Kubernetes object name (lower-case letters, digits, '-', '.')", n.value),
+                );
+                ok = false;
+            }
+            let (kind, name) = (kind?, name?);
+            ok.then(|| SecretsMode::ExternalSecrets {
                 store_kind: kind.value.clone(),
                 store_name: name.value.clone(),
                 key_prefix,
@@ -703,7 +783,7 @@ fn is_dns1123_subdomain(s: &str) -> bool {
     !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns1123_label)
 }
 
-/// A cluster as far as it could be validated on its own.
+/// A cluster whose name, network and role are sound.
 struct ClusterIn {
     index: usize,
     loc: Loc,
@@ -711,19 +791,37 @@ struct ClusterIn {
     network: String,
     role: Role,
     ew_address: Option<String>,
+    /// An address was written (valid or not): E018 must not fire for it.
+    ew_address_written: bool,
     ew_loc: Option<Loc>,
     node_port: bool,
-    api_server_spec: Option<Sp<spec::ApiServer>>,
+    api_server: Option<Sp<spec::ApiServer>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RoleKind {
+    Primary,
+    Remote,
+    /// Misspelt: its own error is reported; nothing is inferred from it.
+    Unknown,
 }
 
 /// Returns the clusters that could be read, and whether all of them could.
 fn clusters(spec: &Spec, d: &mut Diagnostics) -> (Vec<ClusterIn>, bool) {
     let Some(list) = &spec.clusters else {
-        d.error(
-            Code::E029,
-            Loc::new(1, 1),
-            "missing required field `clusters`: the mesh has no clusters",
-        );
+        if spec.nulls.contains("clusters") {
+            d.error(
+                Code::E029,
+                Loc::new(1, 1),
+                "`clusters` has no entries: the mesh needs at least one cluster",
+            );
+        } else if !spec.written.contains("clusters") {
+            d.error(
+                Code::E029,
+                Loc::new(1, 1),
+                "missing required field `clusters`: the mesh has no clusters",
+            );
+        }
         return (Vec::new(), false);
     };
     if list.value.is_empty() {
@@ -736,18 +834,21 @@ fn clusters(spec: &Spec, d: &mut Diagnostics) -> (Vec<ClusterIn>, bool) {
     }
     let mut ok = true;
     let mut seen: BTreeMap<&str, Loc> = BTreeMap::new();
-    let mut roles: BTreeMap<&str, bool> = BTreeMap::new(); // name -> is primary
+    let mut roles: BTreeMap<&str, RoleKind> = BTreeMap::new();
     for c in &list.value {
         if let Some(n) = &c.name {
-            let primary = c.role.as_ref().is_none_or(|r| r.value == "primary");
-            roles.entry(n.value.as_str()).or_insert(primary);
+            let kind = match c.role.as_ref().map(|r| r.value.as_str()) {
+                None | Some("primary") => RoleKind::Primary,
+                Some("remote") => RoleKind::Remote,
+                Some(_) => RoleKind::Unknown,
+            };
+            roles.entry(n.value.as_str()).or_insert(kind);
         }
     }
-    let names: BTreeSet<&str> = roles.keys().copied().collect();
     let mut out = Vec::new();
     for (index, c) in list.value.iter().enumerate() {
         let path = format!("clusters[{index}]");
-        let name = require(&c.name, c.loc, &format!("{path}.name"), d);
+        let name = require(spec, &c.name, c.loc, &format!("{path}.name"), d);
         if let Some(n) = name {
             if !is_dns1123_label(&n.value) {
                 d.error_help(
@@ -770,7 +871,8 @@ fn clusters(spec: &Spec, d: &mut Diagnostics) -> (Vec<ClusterIn>, bool) {
                 seen.insert(&n.value, n.loc);
             }
         }
-        let network = require(&c.network, c.loc, &format!("{path}.network"), d);
+        let shown = name.map_or("?", |n| n.as_str());
+        let network = require(spec, &c.network, c.loc, &format!("{path}.network"), d);
         if let Some(net) = network
             && !is_label_value(&net.value)
         {
@@ -781,74 +883,89 @@ fn clusters(spec: &Spec, d: &mut Diagnostics) -> (Vec<ClusterIn>, bool) {
             );
             ok = false;
         }
-        let role = match &c.role {
-            None => Some(Role::Primary),
-            Some(r) if r.value == "primary" => {
+        let role_loc = c.role.as_ref().map_or(c.loc, |r| r.loc);
+        let role = match c.role.as_ref().map(|r| r.value.as_str()) {
+            None | Some("primary") => {
                 if let Some(cp) = &c.control_plane {
+                    let help = if c.role.is_none() {
+                        "a cluster without `role` is a primary; add `role: remote` to make it a remote of that cluster"
+                    } else {
+                        "a primary runs its own control plane; set `role: remote` to make it a remote of that cluster"
+                    };
                     d.error_help(
                         Code::E017,
                         cp.loc,
-                        format!("primary cluster `{}` must not set `controlPlane`", name.map_or("?", |n| n.as_str())),
-                        "a primary runs its own control plane; set `role: remote` to make it a remote of that cluster",
+                        format!("primary cluster `{shown}` must not set `controlPlane`"),
+                        help,
                     );
+                    None
+                } else {
+                    Some(Role::Primary)
                 }
-                Some(Role::Primary)
             }
-            Some(r) if r.value == "remote" => {
-                match &c.control_plane {
+            Some("remote") => match &c.control_plane {
+                None => {
+                    d.error_help(
+                        Code::E014,
+                        role_loc,
+                        format!("remote cluster `{shown}` needs `controlPlane`"),
+                        "name the primary cluster whose istiod serves it",
+                    );
+                    None
+                }
+                Some(cp) => match roles.get(cp.value.as_str()) {
                     None => {
-                        d.error_help(
-                            Code::E014,
-                            r.loc,
+                        let primaries: Vec<&str> = roles
+                            .iter()
+                            .filter(|(n, k)| **k == RoleKind::Primary && **n != shown)
+                            .map(|(n, _)| *n)
+                            .collect();
+                        let mut diag = crate::diag::Diagnostic::error(
+                            Code::E015,
+                            cp.loc,
                             format!(
-                                "remote cluster `{}` needs `controlPlane`",
-                                name.map_or("?", |n| n.as_str())
+                                "`controlPlane` names `{}`, which is not a cluster of this mesh",
+                                cp.value
                             ),
-                            "name the primary cluster whose istiod serves it",
+                        );
+                        if let Some(h) = crate::spec::decode::did_you_mean(&cp.value, &primaries) {
+                            diag = diag.with_help(format!("did you mean `{h}`?"));
+                        } else if !primaries.is_empty() {
+                            diag = diag.with_help(format!(
+                                "primaries of this mesh: {}",
+                                primaries.join(", ")
+                            ));
+                        }
+                        d.push(diag);
+                        None
+                    }
+                    Some(RoleKind::Remote) => {
+                        d.error_help(
+                            Code::E016,
+                            cp.loc,
+                            format!(
+                                "`controlPlane` names `{}`, which is a remote cluster",
+                                cp.value
+                            ),
+                            "a remote is served by a primary: name a cluster with `role: primary`",
                         );
                         None
                     }
-                    Some(cp) => match roles.get(cp.value.as_str()) {
-                        None => {
-                            let hint = crate::spec::decode::did_you_mean(
-                                &cp.value,
-                                &names.iter().copied().collect::<Vec<_>>(),
-                            );
-                            let mut diag = crate::diag::Diagnostic::error(
-                                Code::E015,
-                                cp.loc,
-                                format!(
-                                    "`controlPlane` names `{}`, which is not a cluster of this mesh",
-                                    cp.value
-                                ),
-                            );
-                            if let Some(h) = hint {
-                                diag = diag.with_help(format!("did you mean `{h}`?"));
-                            }
-                            d.push(diag);
-                            None
-                        }
-                        Some(false) => {
-                            d.error_help(
-                            Code::E016,
-                            cp.loc,
-                            format!("`controlPlane` names `{}`, which is a remote cluster", cp.value),
-                            "a remote is served by a primary: name a cluster with `role: primary`",
-                        );
-                            None
-                        }
-                        Some(true) => Some(Role::Remote {
-                            control_plane: cp.value.clone(),
-                        }),
-                    },
-                }
-            }
-            Some(r) => {
+                    Some(RoleKind::Unknown) => None,
+                    Some(RoleKind::Primary) => Some(Role::Remote {
+                        control_plane: cp.value.clone(),
+                    }),
+                },
+            },
+            Some(other) => {
                 d.error_help(
                     Code::E005,
-                    r.loc,
-                    format!("`{path}.role` `{}` is not a role", r.value),
-                    "expected one of: primary, remote",
+                    role_loc,
+                    format!("`{path}.role` `{other}` is not a role"),
+                    match crate::spec::decode::did_you_mean(other, &["primary", "remote"]) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => "expected one of: primary, remote".to_owned(),
+                    },
                 );
                 None
             }
@@ -856,6 +973,9 @@ fn clusters(spec: &Spec, d: &mut Diagnostics) -> (Vec<ClusterIn>, bool) {
         let mut node_port = false;
         let mut ew_address = None;
         let mut ew_loc = None;
+        let ew_address_written = spec
+            .written
+            .contains(&format!("{path}.eastWestGateway.address"));
         if let Some(gw) = &c.east_west_gateway {
             ew_loc = Some(gw.loc);
             if let Some(t) = &gw.value.service_type {
@@ -896,9 +1016,10 @@ fn clusters(spec: &Spec, d: &mut Diagnostics) -> (Vec<ClusterIn>, bool) {
                 network: net.value.clone(),
                 role,
                 ew_address,
+                ew_address_written,
                 ew_loc,
                 node_port,
-                api_server_spec: c.api_server.clone(),
+                api_server: c.api_server.clone(),
             }),
             _ => ok = false,
         }

@@ -8,6 +8,27 @@ use super::parse::{Key, Node, Value};
 use super::*;
 use crate::diag::Code;
 
+/// Decoding state: the diagnostics, and which paths the spec wrote (so validation can tell a
+/// missing field from one that was present but invalid, already reported here).
+pub struct Ctx {
+    pub diags: Diagnostics,
+    pub written: std::collections::BTreeSet<String>,
+    pub nulls: std::collections::BTreeSet<String>,
+}
+
+impl std::ops::Deref for Ctx {
+    type Target = Diagnostics;
+    fn deref(&self) -> &Diagnostics {
+        &self.diags
+    }
+}
+
+impl std::ops::DerefMut for Ctx {
+    fn deref_mut(&mut self) -> &mut Diagnostics {
+        &mut self.diags
+    }
+}
+
 struct Fields<'a> {
     path: String,
     entries: &'a [(Key, Node)],
@@ -42,7 +63,7 @@ pub fn did_you_mean<'k>(unknown: &str, known: &[&'k str]) -> Option<&'k str> {
 }
 
 impl<'a> Fields<'a> {
-    fn of(node: &'a Node, path: &str, d: &mut Diagnostics) -> Option<Fields<'a>> {
+    fn of(node: &'a Node, path: &str, d: &mut Ctx) -> Option<Fields<'a>> {
         match &node.value {
             Value::Map(entries) => Some(Fields {
                 path: path.to_owned(),
@@ -81,14 +102,20 @@ impl<'a> Fields<'a> {
         join(&self.path, key)
     }
 
-    fn string(&mut self, key: &str, d: &mut Diagnostics) -> Option<Sp<String>> {
+    fn string(&mut self, key: &str, d: &mut Ctx) -> Option<Sp<String>> {
         let path = self.sub(key);
         self.get(key).and_then(|n| string(n, &path, d))
     }
 
-    fn finish(self, known: &[&str], d: &mut Diagnostics) {
-        for ((k, _), used) in self.entries.iter().zip(&self.used) {
+    fn finish(self, known: &[&str], d: &mut Ctx) {
+        for ((k, v), used) in self.entries.iter().zip(&self.used) {
             if *used {
+                let path = join(&self.path, &k.name);
+                if v.value == Value::Null {
+                    d.nulls.insert(path);
+                } else {
+                    d.written.insert(path);
+                }
                 continue;
             }
             let msg = format!("unknown field `{}` in {}", k.name, show(&self.path));
@@ -105,7 +132,7 @@ impl<'a> Fields<'a> {
     }
 }
 
-fn string(n: &Node, path: &str, d: &mut Diagnostics) -> Option<Sp<String>> {
+fn string(n: &Node, path: &str, d: &mut Ctx) -> Option<Sp<String>> {
     match &n.value {
         Value::Str(s) => Some(Sp::new(s.clone(), n.loc)),
         Value::Int(_) | Value::Float(_) | Value::Bool(_) => {
@@ -128,7 +155,7 @@ fn string(n: &Node, path: &str, d: &mut Diagnostics) -> Option<Sp<String>> {
     }
 }
 
-fn uint(n: &Node, path: &str, d: &mut Diagnostics) -> Option<Sp<u32>> {
+fn uint(n: &Node, path: &str, d: &mut Ctx) -> Option<Sp<u32>> {
     match &n.value {
         Value::Int(i) if *i >= 0 && *i <= i64::from(u32::MAX) => Some(Sp::new(*i as u32, n.loc)),
         Value::Int(_) => {
@@ -150,7 +177,7 @@ fn uint(n: &Node, path: &str, d: &mut Diagnostics) -> Option<Sp<u32>> {
     }
 }
 
-fn boolean(n: &Node, path: &str, d: &mut Diagnostics) -> Option<Sp<bool>> {
+fn boolean(n: &Node, path: &str, d: &mut Ctx) -> Option<Sp<bool>> {
     match &n.value {
         Value::Bool(b) => Some(Sp::new(*b, n.loc)),
         other => {
@@ -164,7 +191,7 @@ fn boolean(n: &Node, path: &str, d: &mut Diagnostics) -> Option<Sp<bool>> {
     }
 }
 
-fn list<'a>(n: &'a Node, path: &str, d: &mut Diagnostics) -> &'a [Node] {
+fn list<'a>(n: &'a Node, path: &str, d: &mut Ctx) -> &'a [Node] {
     match &n.value {
         Value::Seq(items) => items,
         other => {
@@ -180,8 +207,17 @@ fn list<'a>(n: &'a Node, path: &str, d: &mut Diagnostics) -> &'a [Node] {
 
 /// `istio.version` is text like "1.28"; an unquoted `1.28` is read by YAML as a number and
 /// accepted when it prints back unambiguously. `1.3` could mean 1.30 and is refused.
-fn version(n: &Node, d: &mut Diagnostics) -> Option<Sp<String>> {
+fn version(n: &Node, d: &mut Ctx) -> Option<Sp<String>> {
     match &n.value {
+        Value::Float(f) if f.fract() == 0.0 => {
+            d.error_help(
+                Code::E002,
+                n.loc,
+                format!("`istio.version` is the number {f:.1}, which YAML reads as {f}"),
+                "quote the minor version, e.g. version: \"1.28\"",
+            );
+            None
+        }
         Value::Float(f) => {
             let text = format!("{f}");
             let minor = text.split('.').nth(1).unwrap_or("");
@@ -214,7 +250,21 @@ const TOP: &[&str] = &[
     "verification",
 ];
 
-pub fn decode(root: &Node, d: &mut Diagnostics) -> Spec {
+/// Decodes the tree, appending problems to `diags`.
+pub fn decode(root: &Node, diags: &mut Diagnostics) -> Spec {
+    let mut ctx = Ctx {
+        diags: std::mem::take(diags),
+        written: Default::default(),
+        nulls: Default::default(),
+    };
+    let mut spec = decode_root(root, &mut ctx);
+    *diags = ctx.diags;
+    spec.written = ctx.written;
+    spec.nulls = ctx.nulls;
+    spec
+}
+
+fn decode_root(root: &Node, d: &mut Ctx) -> Spec {
     let mut spec = Spec::default();
     let Some(mut f) = Fields::of(root, "", d) else {
         return spec;
@@ -250,7 +300,7 @@ pub fn decode(root: &Node, d: &mut Diagnostics) -> Spec {
     spec
 }
 
-fn istio(n: &Node, d: &mut Diagnostics) -> Option<Sp<Istio>> {
+fn istio(n: &Node, d: &mut Ctx) -> Option<Sp<Istio>> {
     let mut f = Fields::of(n, "istio", d)?;
     let out = Istio {
         version: f.get("version").and_then(|v| version(v, d)),
@@ -262,7 +312,7 @@ fn istio(n: &Node, d: &mut Diagnostics) -> Option<Sp<Istio>> {
     Some(Sp::new(out, n.loc))
 }
 
-fn subject(n: &Node, path: &str, d: &mut Diagnostics) -> CertSubject {
+fn subject(n: &Node, path: &str, d: &mut Ctx) -> CertSubject {
     let Some(mut f) = Fields::of(n, path, d) else {
         return CertSubject::default();
     };
@@ -276,7 +326,7 @@ fn subject(n: &Node, path: &str, d: &mut Diagnostics) -> CertSubject {
     out
 }
 
-fn pki(n: &Node, d: &mut Diagnostics) -> Pki {
+fn pki(n: &Node, d: &mut Ctx) -> Pki {
     let mut out = Pki {
         loc: n.loc,
         ..Pki::default()
@@ -296,7 +346,7 @@ fn pki(n: &Node, d: &mut Diagnostics) -> Pki {
     out
 }
 
-fn secrets(n: &Node, d: &mut Diagnostics) -> Option<Sp<Secrets>> {
+fn secrets(n: &Node, d: &mut Ctx) -> Option<Sp<Secrets>> {
     let mut f = Fields::of(n, "secrets", d)?;
     let mut out = Secrets {
         mode: f.string("mode", d),
@@ -341,7 +391,7 @@ fn secrets(n: &Node, d: &mut Diagnostics) -> Option<Sp<Secrets>> {
     Some(Sp::new(out, n.loc))
 }
 
-fn cluster(n: &Node, path: &str, d: &mut Diagnostics) -> Option<Cluster> {
+fn cluster(n: &Node, path: &str, d: &mut Ctx) -> Option<Cluster> {
     let mut f = Fields::of(n, path, d)?;
     let mut c = Cluster {
         loc: n.loc,
@@ -386,7 +436,7 @@ fn cluster(n: &Node, path: &str, d: &mut Diagnostics) -> Option<Cluster> {
     Some(c)
 }
 
-fn federation(n: &Node, d: &mut Diagnostics) -> Option<Sp<Federation>> {
+fn federation(n: &Node, d: &mut Ctx) -> Option<Sp<Federation>> {
     let mut f = Fields::of(n, "federation", d)?;
     let mut out = Federation {
         address_pool: f.string("addressPool", d),

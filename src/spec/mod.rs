@@ -40,6 +40,10 @@ pub struct Spec {
     pub clusters: Option<Sp<Vec<Cluster>>>,
     pub federation: Option<Sp<Federation>>,
     pub verification: Option<Sp<Verification>>,
+    /// Paths (`clusters[0].network`) the spec gave a non-null value, valid or not.
+    pub written: std::collections::BTreeSet<String>,
+    /// Paths the spec wrote with no value (`key:` or `key: ~`).
+    pub nulls: std::collections::BTreeSet<String>,
 }
 
 #[derive(Clone, Debug, Default)]

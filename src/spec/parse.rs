@@ -168,17 +168,29 @@ pub fn parse(text: &str) -> Result<Node, Diagnostic> {
         );
     }
     match serde_saphyr::from_str::<Spanned<RawValue>>(text) {
+        Ok(v) if v.value.0 == Value::Null => Err(Diagnostic::error(
+            Code::E001,
+            Loc::FILE,
+            "the spec file holds no YAML document (only comments or nothing)",
+        )
+        .with_help("run `meshrender init` for a commented starter spec")),
         Ok(v) => Ok(node(v)),
         Err(e) => {
             let loc = e.location().map(|l| loc_of(&l)).unwrap_or(Loc::FILE);
             let msg = e.without_snippet().to_string();
             // The crate appends its own " at line X column Y"; we print the location in front.
-            let msg = msg
+            let mut msg = msg
                 .lines()
                 .next()
                 .unwrap_or("invalid YAML")
                 .trim()
                 .to_owned();
+            if let Some(i) = msg.rfind(" at line ") {
+                msg.truncate(i);
+            }
+            if let Some(i) = msg.find(", set DuplicateKeyPolicy") {
+                msg.truncate(i);
+            }
             Err(Diagnostic::error(
                 Code::E001,
                 loc,

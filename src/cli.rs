@@ -74,6 +74,9 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// CA material: status, intermediate rotation, root rotation
+    #[command(subcommand)]
+    Pki(PkiCommand),
     /// Print a unified diff of what `render` would change (secret values redacted)
     Diff {
         spec: PathBuf,
@@ -82,6 +85,29 @@ pub enum Command {
         /// Show secret values in the diff
         #[arg(long)]
         show_secrets: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PkiCommand {
+    /// Show every certificate of pki.dir: subject, key, serial, expiry, fingerprint
+    Status {
+        spec: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Issue a new intermediate for one cluster (the old one is kept as a backup)
+    RotateIntermediate {
+        spec: PathBuf,
+        #[arg(long, value_name = "NAME")]
+        cluster: String,
+    },
+    /// One step of the multi-root rotation: 1 trust both roots, 2 re-issue intermediates,
+    /// 3 drop the old root
+    RotateRoot {
+        spec: PathBuf,
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=3))]
+        step: u8,
     },
 }
 
@@ -115,6 +141,23 @@ pub fn run(cli: Cli) -> i32 {
             out,
             show_secrets,
         } => cmd_diff(&spec, &out, show_secrets),
+        Command::Pki(PkiCommand::Status { spec, format }) => cmd_pki_status(&spec, format),
+        Command::Pki(PkiCommand::RotateIntermediate { spec, cluster }) => {
+            cmd_pki_rotate(&spec, |m, cs| {
+                if !cs.contains(&cluster) {
+                    return Err(pki::PkiError {
+                        messages: vec![format!(
+                            "--cluster {cluster}: not a cluster with its own intermediate (clusters with cacerts: {})",
+                            cs.join(", ")
+                        )],
+                    });
+                }
+                pki::rotate::rotate_intermediate(&m.pki, cs, &cluster)
+            })
+        }
+        Command::Pki(PkiCommand::RotateRoot { spec, step }) => {
+            cmd_pki_rotate(&spec, |m, cs| pki::rotate::rotate_root(&m.pki, cs, step))
+        }
     }
 }
 
@@ -425,4 +468,52 @@ fn cmd_diff(spec: &Path, out: &Path, show_secrets: bool) -> i32 {
     } else {
         EXIT_DRIFT
     }
+}
+
+fn cmd_pki_rotate(
+    spec: &Path,
+    f: impl FnOnce(&model::Mesh, &[String]) -> Result<Vec<String>, pki::PkiError>,
+) -> i32 {
+    let (mesh, warnings) = match load_mesh(spec, &display(spec)) {
+        Ok(x) => x,
+        Err(e) => return fail(&e),
+    };
+    eprint!("{warnings}");
+    match f(&mesh, &crate::clusters_needing_ca(&mesh)) {
+        Ok(lines) => {
+            for l in lines {
+                eprintln!("pki: {l}");
+            }
+            EXIT_OK
+        }
+        Err(e) => fail(&Failure::Pki(e)),
+    }
+}
+
+fn cmd_pki_status(spec: &Path, format: Format) -> i32 {
+    let (mesh, warnings) = match load_mesh(spec, &display(spec)) {
+        Ok(x) => x,
+        Err(e) => return fail(&e),
+    };
+    eprint!("{warnings}");
+    let rows = pki::status::collect(&mesh.pki, &crate::clusters_needing_ca(&mesh));
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).expect("status serializes")
+        ),
+        Format::Text => print!("{}", pki::status::table(&rows)),
+    }
+    for r in &rows {
+        if let Some(days) = r.days_left
+            && days < pki::status::WARN_DAYS
+        {
+            eprintln!(
+                "warning: {} expires in {days} days ({})",
+                r.file,
+                r.not_after.as_deref().unwrap_or("?")
+            );
+        }
+    }
+    EXIT_OK
 }

@@ -91,7 +91,7 @@ pub fn plan(mesh: &Mesh, pki: &Material) -> Plan {
         path: "README.md".to_owned(),
         cluster: None,
         template: "README.md.j2",
-        context: readme_context(mesh, &topo, &files),
+        context: readme_context(mesh, &topo, pki, &files),
     });
     files.push(PlannedFile {
         path: ".sourceignore".to_owned(),
@@ -166,6 +166,10 @@ fn plan_cluster(
                     "remote_key": remote_key(key_prefix, &c.name, "cacerts"),
                     "files": CACERTS_KEYS,
                     "pki_dir": mesh.pki.dir_display,
+                    "digests": kv(&[
+                        ("ca-cert", crate::output::sha256_hex(ca.ca_cert.as_bytes())),
+                        ("root-cert", crate::output::sha256_hex(ca.root_cert.as_bytes())),
+                    ]),
                 }),
             ),
             SecretsMode::Plaintext | SecretsMode::Unset => {
@@ -198,6 +202,26 @@ fn plan_cluster(
     };
     let remote_profile = !f.primary && v.remote_model() == RemoteModel::RemoteProfile;
     let trust_domain = (mesh.trust_domain != "cluster.local").then(|| mesh.trust_domain.clone());
+    // During a root rotation istiod must accept both roots and proxies must take trust
+    // bundles over XDS (Istio's multi-root procedure); only where an istiod runs.
+    let rotating = pki.rotation.is_some() && f.runs_istiod;
+    let mut pilot_env = Vec::new();
+    if ext == ExternalIstiodSetting::PilotEnv {
+        pilot_env.push(("EXTERNAL_ISTIOD", "true".to_owned()));
+    }
+    if rotating {
+        pilot_env.push(("ISTIO_MULTIROOT_MESH", "true".to_owned()));
+    }
+    let proxy_metadata = if rotating {
+        vec![("PROXY_CONFIG_XDS_AGENT", "true".to_owned())]
+    } else {
+        vec![]
+    };
+    let helm_env = if rotating {
+        vec![("ISTIO_MULTIROOT_MESH", "true".to_owned())]
+    } else {
+        vec![]
+    };
     let role = match &c.role {
         Role::Primary if serves => format!("primary, serving {}", f.serves.join(", ")),
         Role::Primary => "primary".to_owned(),
@@ -217,7 +241,8 @@ fn plan_cluster(
             "mesh_id": (!remote_profile).then(|| mesh.mesh_id.clone()),
             "network": c.network,
             "external_istiod_global": ext == ExternalIstiodSetting::GlobalValue,
-            "external_istiod_env": ext == ExternalIstiodSetting::PilotEnv,
+            "pilot_env": kv(&pilot_env),
+            "proxy_metadata": kv(&proxy_metadata),
             "remote_pilot_address": remote_pilot_address,
             "injection_path": remote_profile.then(|| injection_path(c)),
         }),
@@ -241,6 +266,8 @@ fn plan_cluster(
                 "mesh_id": (!remote_profile).then(|| mesh.mesh_id.clone()),
                 "network": c.network,
                 "external_istiod": serves,
+                "env": kv(&helm_env),
+                "proxy_metadata": kv(&proxy_metadata),
                 "remote_pilot_address": remote_pilot_address,
                 "injection_path": remote_profile.then(|| injection_path(c)),
             }),
@@ -447,7 +474,7 @@ fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s.as_bytes())
 }
 
-fn readme_context(mesh: &Mesh, topo: &Topology, files: &[PlannedFile]) -> Value {
+fn readme_context(mesh: &Mesh, topo: &Topology, pki: &Material, files: &[PlannedFile]) -> Value {
     let clusters: Vec<Value> = mesh
         .clusters
         .iter()
@@ -500,6 +527,7 @@ fn readme_context(mesh: &Mesh, topo: &Topology, files: &[PlannedFile]) -> Value 
         "store": store,
         "key_prefix": key_prefix,
         "pki_dir": mesh.pki.dir_display,
+        "rotation": pki.rotation,
         "clusters": clusters,
         "order": order.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
     })

@@ -11,6 +11,7 @@ use std::fmt;
 use std::path::Path;
 
 pub mod rotate;
+pub mod status;
 pub mod verify;
 
 use rcgen::{

@@ -135,6 +135,43 @@ impl Cluster {
     }
 }
 
+/// Optional GitOps consumers of the rendered tree (`gitops:` in the spec).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Gitops {
+    pub repo_url: String,
+    pub revision: String,
+    /// The output directory's path inside the repository, without `./` or trailing `/`; "" for
+    /// the repository root.
+    pub path: String,
+    pub argocd: Option<ArgoCd>,
+    pub flux: Option<Flux>,
+}
+
+impl Gitops {
+    /// `rel` inside the output directory, as a path inside the repository.
+    pub fn repo_path(&self, rel: &str) -> String {
+        if self.path.is_empty() {
+            rel.to_owned()
+        } else {
+            format!("{}/{rel}", self.path)
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArgoCd {
+    pub namespace: String,
+    pub project: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Flux {
+    pub namespace: String,
+    pub source_kind: String,
+    pub source_name: String,
+    pub chart_version: String,
+}
+
 #[derive(Clone, Debug)]
 pub struct Mesh {
     pub mesh_id: String,
@@ -147,6 +184,7 @@ pub struct Mesh {
     pub secrets: SecretsMode,
     pub clusters: Vec<Cluster>,
     pub verification: bool,
+    pub gitops: Option<Gitops>,
 }
 
 impl Mesh {

@@ -248,29 +248,23 @@ fn plan_cluster(
         }),
     );
     if v.has_helm_values() {
+        let h = HelmInputs {
+            remote_profile,
+            serves,
+            trust_domain: trust_domain.as_deref(),
+            remote_pilot_address: remote_pilot_address.as_deref(),
+            proxy_metadata: &proxy_metadata,
+            env: &helm_env,
+        };
         add(
             "install/helm/base.values.yaml".into(),
             "helm/base.values.yaml.j2",
-            json!({ "remote": remote_profile }),
+            json!({ "values": base_values(&h) }),
         );
         add(
             "install/helm/istiod.values.yaml".into(),
             "helm/istiod.values.yaml.j2",
-            json!({
-                "role": role,
-                "remote": remote_profile,
-                "revision": mesh.revision,
-                "hub": mesh.hub,
-                "tag": mesh.tag,
-                "trust_domain": trust_domain,
-                "mesh_id": (!remote_profile).then(|| mesh.mesh_id.clone()),
-                "network": c.network,
-                "external_istiod": serves,
-                "env": kv(&helm_env),
-                "proxy_metadata": kv(&proxy_metadata),
-                "remote_pilot_address": remote_pilot_address,
-                "injection_path": remote_profile.then(|| injection_path(c)),
-            }),
+            json!({ "role": role, "revision": mesh.revision, "values": istiod_values(mesh, c, &h) }),
         );
     }
 
@@ -346,7 +340,7 @@ fn plan_cluster(
             add(
                 "install/helm/eastwest-gateway.values.yaml".into(),
                 "helm/eastwest-gateway.values.yaml.j2",
-                json!({"network": c.network, "revision": mesh.revision, "node_port": node_port}),
+                json!({ "values": gateway_values(mesh, c, node_port) }),
             );
         }
     }
@@ -468,6 +462,93 @@ fn plan_cluster(
         "kustomization.yaml.j2",
         json!({ "resources": resources }),
     );
+}
+
+/// What the Helm values of one cluster depend on, besides the mesh and the cluster.
+pub struct HelmInputs<'a> {
+    pub remote_profile: bool,
+    pub serves: bool,
+    pub trust_domain: Option<&'a str>,
+    pub remote_pilot_address: Option<&'a str>,
+    pub proxy_metadata: &'a [(&'a str, String)],
+    pub env: &'a [(&'a str, String)],
+}
+
+fn object(pairs: &[(&str, String)]) -> Value {
+    Value::Object(pairs.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect())
+}
+
+/// Values of the istio/base chart (Istio ≥ 1.24): `profile: remote` on remote clusters.
+pub fn base_values(h: &HelmInputs) -> Value {
+    if h.remote_profile {
+        json!({ "profile": "remote" })
+    } else {
+        json!({})
+    }
+}
+
+/// Values of the istio/istiod chart (Istio ≥ 1.24, flattened chart values), as in the
+/// multicluster guide's Helm instructions.
+pub fn istiod_values(mesh: &Mesh, c: &Cluster, h: &HelmInputs) -> Value {
+    let mut global = serde_json::Map::new();
+    if let Some(hub) = &mesh.hub {
+        global.insert("hub".into(), json!(hub));
+    }
+    if let Some(tag) = &mesh.tag {
+        global.insert("tag".into(), json!(tag));
+    }
+    if !h.remote_profile {
+        global.insert("meshID".into(), json!(mesh.mesh_id));
+    }
+    global.insert("multiCluster".into(), json!({ "clusterName": c.name }));
+    global.insert("network".into(), json!(c.network));
+    if h.serves {
+        global.insert("externalIstiod".into(), json!(true));
+    }
+    let mut top = serde_json::Map::new();
+    if h.remote_profile {
+        global.insert("configCluster".into(), json!(true));
+        if let Some(a) = h.remote_pilot_address {
+            global.insert("remotePilotAddress".into(), json!(a));
+        }
+        top.insert("profile".into(), json!("remote"));
+        top.insert("istiodRemote".into(), json!({ "injectionPath": injection_path(c) }));
+    }
+    top.insert("global".into(), Value::Object(global));
+    if let Some(r) = &mesh.revision {
+        top.insert("revision".into(), json!(r));
+    }
+    let mut mesh_config = serde_json::Map::new();
+    if let Some(td) = h.trust_domain {
+        mesh_config.insert("trustDomain".into(), json!(td));
+    }
+    if !h.proxy_metadata.is_empty() {
+        mesh_config.insert(
+            "defaultConfig".into(),
+            json!({ "proxyMetadata": object(h.proxy_metadata) }),
+        );
+    }
+    if !mesh_config.is_empty() {
+        top.insert("meshConfig".into(), Value::Object(mesh_config));
+    }
+    if !h.env.is_empty() {
+        top.insert("env".into(), object(h.env));
+    }
+    Value::Object(top)
+}
+
+/// Values of the istio/gateway chart as the east-west gateway (`networkGateway`).
+pub fn gateway_values(mesh: &Mesh, c: &Cluster, node_port: bool) -> Value {
+    let mut v = serde_json::Map::new();
+    v.insert("name".into(), json!("istio-eastwestgateway"));
+    v.insert("networkGateway".into(), json!(c.network));
+    if let Some(r) = &mesh.revision {
+        v.insert("revision".into(), json!(r));
+    }
+    if node_port {
+        v.insert("service".into(), json!({ "type": "NodePort" }));
+    }
+    Value::Object(v)
 }
 
 fn b64(s: &str) -> String {

@@ -114,6 +114,62 @@ pub fn double_quoted(s: &str) -> String {
     serde_json::to_string(s).expect("strings always serialize")
 }
 
+/// Block-style YAML for a JSON value, each line indented by `indent` spaces, no trailing
+/// newline. Maps keep their (sorted) key order; an empty map or list is `{}` / `[]`.
+pub fn to_yaml(v: &serde_json::Value, indent: usize) -> String {
+    let mut out = String::new();
+    emit(v, indent, &mut out);
+    while out.ends_with('\n') {
+        out.pop();
+    }
+    out
+}
+
+fn scalar(v: &serde_json::Value) -> Option<String> {
+    use serde_json::Value as J;
+    Some(match v {
+        J::Null => "null".to_owned(),
+        J::Bool(b) => b.to_string(),
+        J::Number(n) => n.to_string(),
+        J::String(s) => yaml_scalar(s),
+        J::Array(a) if a.is_empty() => "[]".to_owned(),
+        J::Object(o) if o.is_empty() => "{}".to_owned(),
+        _ => return None,
+    })
+}
+
+fn emit(v: &serde_json::Value, indent: usize, out: &mut String) {
+    use serde_json::Value as J;
+    let pad = " ".repeat(indent);
+    match v {
+        J::Object(o) if !o.is_empty() => {
+            for (k, val) in o {
+                match scalar(val) {
+                    Some(s) => out.push_str(&format!("{pad}{}: {s}\n", yaml_scalar(k))),
+                    None => {
+                        out.push_str(&format!("{pad}{}:\n", yaml_scalar(k)));
+                        emit(val, indent + 2, out);
+                    }
+                }
+            }
+        }
+        J::Array(a) if !a.is_empty() => {
+            for item in a {
+                match scalar(item) {
+                    Some(s) => out.push_str(&format!("{pad}- {s}\n")),
+                    None => {
+                        let mut inner = String::new();
+                        emit(item, indent + 2, &mut inner);
+                        // The first line of the item goes after the dash.
+                        out.push_str(&format!("{pad}- {}", &inner[indent + 2..]));
+                    }
+                }
+            }
+        }
+        other => out.push_str(&format!("{pad}{}\n", scalar(other).unwrap_or_default())),
+    }
+}
+
 pub fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -128,6 +184,12 @@ pub fn environment() -> Environment<'static> {
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     env.add_filter("q", |v: String| yaml_scalar(&v));
     env.add_filter("dq", |v: String| double_quoted(&v));
+    env.add_filter("yaml", |v: minijinja::Value, indent: Option<usize>| {
+        let json = serde_json::to_value(&v).map_err(|e| {
+            minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string())
+        })?;
+        Ok::<_, minijinja::Error>(to_yaml(&json, indent.unwrap_or(0)))
+    });
     env.add_filter("b64", |v: String| {
         base64::engine::general_purpose::STANDARD.encode(v.as_bytes())
     });
@@ -207,6 +269,22 @@ mod tests {
         assert_eq!(yaml_scalar("a: b"), "\"a: b\"");
         assert_eq!(yaml_scalar("*.local"), "\"*.local\"");
         assert_eq!(yaml_scalar("docker.io/istio"), "docker.io/istio");
+    }
+
+    #[test]
+    fn yaml_emitter_round_trips() {
+        let v = serde_json::json!({
+            "global": {"meshID": "mesh1", "multiCluster": {"clusterName": "c1"}, "externalIstiod": true},
+            "list": [{"a": 1, "b": "x y"}, "s", []],
+            "empty": {},
+            "profile": "remote",
+        });
+        let text = to_yaml(&v, 0);
+        let back: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+        assert_eq!(back, v, "{text}");
+        assert!(text.contains("  multiCluster:\n    clusterName: c1"), "{text}");
+        let indented = to_yaml(&v, 4);
+        assert!(indented.lines().all(|l| l.starts_with("    ")), "{indented}");
     }
 
     #[test]

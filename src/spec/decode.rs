@@ -248,6 +248,7 @@ const TOP: &[&str] = &[
     "clusters",
     "federation",
     "verification",
+    "gitops",
 ];
 
 /// Decodes the tree, appending problems to `diags`.
@@ -296,8 +297,49 @@ fn decode_root(root: &Node, d: &mut Ctx) -> Spec {
         v.finish(&["enabled"], d);
         Some(Sp::new(Verification { enabled }, n.loc))
     });
+    spec.gitops = f.get("gitops").and_then(|n| gitops(n, d));
     f.finish(TOP, d);
     spec
+}
+
+fn gitops(n: &Node, d: &mut Ctx) -> Option<Sp<Gitops>> {
+    let mut f = Fields::of(n, "gitops", d)?;
+    let mut out = Gitops {
+        repo_url: f.string("repoURL", d),
+        revision: f.string("revision", d),
+        path: f.string("path", d),
+        ..Gitops::default()
+    };
+    out.argocd = f.get("argocd").and_then(|a| {
+        let mut g = Fields::of(a, "gitops.argocd", d)?;
+        let v = ArgoCd {
+            namespace: g.string("namespace", d),
+            project: g.string("project", d),
+        };
+        g.finish(&["namespace", "project"], d);
+        Some(Sp::new(v, a.loc))
+    });
+    out.flux = f.get("flux").and_then(|a| {
+        let mut g = Fields::of(a, "gitops.flux", d)?;
+        let source_ref = g.get("sourceRef").and_then(|s| {
+            let mut h = Fields::of(s, "gitops.flux.sourceRef", d)?;
+            let r = StoreRef {
+                kind: h.string("kind", d),
+                name: h.string("name", d),
+            };
+            h.finish(&["kind", "name"], d);
+            Some(Sp::new(r, s.loc))
+        });
+        let v = Flux {
+            namespace: g.string("namespace", d),
+            source_ref,
+            chart_version: g.string("chartVersion", d),
+        };
+        g.finish(&["namespace", "sourceRef", "chartVersion"], d);
+        Some(Sp::new(v, a.loc))
+    });
+    f.finish(&["repoURL", "revision", "path", "argocd", "flux"], d);
+    Some(Sp::new(out, n.loc))
 }
 
 fn istio(n: &Node, d: &mut Ctx) -> Option<Sp<Istio>> {

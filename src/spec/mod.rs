@@ -40,6 +40,7 @@ pub struct Spec {
     pub clusters: Option<Sp<Vec<Cluster>>>,
     pub federation: Option<Sp<Federation>>,
     pub verification: Option<Sp<Verification>>,
+    pub gitops: Option<Sp<Gitops>>,
     /// Paths (`clusters[0].network`) the spec gave a non-null value, valid or not.
     pub written: std::collections::BTreeSet<String>,
     /// Paths the spec wrote with no value (`key:` or `key: ~`).
@@ -139,6 +140,28 @@ pub struct ServicePort {
     pub name: Option<Sp<String>>,
     pub number: Option<Sp<u32>>,
     pub protocol: Option<Sp<String>>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Gitops {
+    pub repo_url: Option<Sp<String>>,
+    pub revision: Option<Sp<String>>,
+    pub path: Option<Sp<String>>,
+    pub argocd: Option<Sp<ArgoCd>>,
+    pub flux: Option<Sp<Flux>>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ArgoCd {
+    pub namespace: Option<Sp<String>>,
+    pub project: Option<Sp<String>>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Flux {
+    pub namespace: Option<Sp<String>>,
+    pub source_ref: Option<Sp<StoreRef>>,
+    pub chart_version: Option<Sp<String>>,
 }
 
 #[derive(Clone, Debug, Default)]

@@ -83,9 +83,13 @@ pub fn remote_key(prefix: &str, cluster: &str, what: &str) -> String {
 pub fn plan(mesh: &Mesh, pki: &Material) -> Plan {
     let topo = mesh.topology();
     let mut files = Vec::new();
+    let mut helm = Vec::new();
     for c in &mesh.clusters {
         let f = topo.facts(&c.name).expect("topology covers every cluster");
-        plan_cluster(mesh, &topo, c, f, pki, &mut files);
+        helm.push((c, plan_cluster(mesh, &topo, c, f, pki, &mut files)));
+    }
+    if let Some(g) = &mesh.gitops {
+        plan_gitops(mesh, g, &helm, &mut files);
     }
     files.push(PlannedFile {
         path: "README.md".to_owned(),
@@ -103,6 +107,13 @@ pub fn plan(mesh: &Mesh, pki: &Material) -> Plan {
     Plan { files }
 }
 
+/// The Helm values of one cluster (Istio ≥ 1.24), for the values files and Flux.
+pub struct ClusterHelm {
+    pub base: Value,
+    pub istiod: Value,
+    pub gateway: Option<Value>,
+}
+
 fn plan_cluster(
     mesh: &Mesh,
     topo: &Topology,
@@ -110,7 +121,7 @@ fn plan_cluster(
     f: &Facts,
     pki: &Material,
     files: &mut Vec<PlannedFile>,
-) {
+) -> Option<ClusterHelm> {
     let v = mesh.version;
     let dir = format!("clusters/{}", c.name);
     let mut add = |rel: String, template: &'static str, mut context: Value| {
@@ -124,6 +135,7 @@ fn plan_cluster(
         });
     };
     let mut resources = Vec::new();
+    let mut helm: Option<ClusterHelm> = None;
 
     // namespace.yaml
     let mut labels = Vec::new();
@@ -256,16 +268,23 @@ fn plan_cluster(
             proxy_metadata: &proxy_metadata,
             env: &helm_env,
         };
+        let base = base_values(&h);
+        let istiod = istiod_values(mesh, c, &h);
         add(
             "install/helm/base.values.yaml".into(),
             "helm/base.values.yaml.j2",
-            json!({ "values": base_values(&h) }),
+            json!({ "values": base }),
         );
         add(
             "install/helm/istiod.values.yaml".into(),
             "helm/istiod.values.yaml.j2",
-            json!({ "role": role, "revision": mesh.revision, "values": istiod_values(mesh, c, &h) }),
+            json!({ "role": role, "revision": mesh.revision, "values": istiod }),
         );
+        helm = Some(ClusterHelm {
+            base,
+            istiod,
+            gateway: None,
+        });
     }
 
     // East-west gateway
@@ -337,11 +356,15 @@ fn plan_cluster(
             }),
         );
         if v.has_helm_values() {
+            let values = gateway_values(mesh, c, node_port);
             add(
                 "install/helm/eastwest-gateway.values.yaml".into(),
                 "helm/eastwest-gateway.values.yaml.j2",
-                json!({ "values": gateway_values(mesh, c, node_port) }),
+                json!({ "values": values }),
             );
+            if let Some(h) = helm.as_mut() {
+                h.gateway = Some(values);
+            }
         }
     }
 
@@ -457,11 +480,137 @@ fn plan_cluster(
     }
 
     resources.sort();
+    let cacerts = f.runs_istiod.then(|| match mesh.secrets {
+        SecretsMode::ExternalSecrets { .. } => {
+            json!({"api": "external-secrets.io/v1", "kind": "ExternalSecret"})
+        }
+        _ => json!({"api": "v1", "kind": "Secret"}),
+    });
     add(
         "kustomization.yaml".into(),
         "kustomization.yaml.j2",
-        json!({ "resources": resources }),
+        json!({
+            "resources": resources,
+            "wave_patches": mesh.gitops.is_some(),
+            "cacerts": cacerts,
+        }),
     );
+    helm
+}
+
+fn plan_gitops(
+    mesh: &Mesh,
+    g: &crate::model::Gitops,
+    helm: &[(&Cluster, Option<ClusterHelm>)],
+    files: &mut Vec<PlannedFile>,
+) {
+    let mut add =
+        |path: String, cluster: Option<&str>, template: &'static str, mut context: Value| {
+            context["header"] = json!(HEADER);
+            context["mesh_id"] = json!(mesh.mesh_id);
+            if let Some(c) = cluster {
+                context["cluster"] = json!(c);
+            }
+            files.push(PlannedFile {
+                path,
+                cluster: cluster.map(str::to_owned),
+                template,
+                context,
+            });
+        };
+    if let Some(a) = &g.argocd {
+        add(
+            "gitops/argocd/applicationset.yaml".into(),
+            None,
+            "gitops/applicationset.yaml.j2",
+            json!({
+                "name": format!("{}-clusters", mesh.mesh_id.to_ascii_lowercase()),
+                "namespace": a.namespace,
+                "project": a.project,
+                "repo_url": g.repo_url,
+                "revision": g.revision,
+                "clusters_glob": g.repo_path("clusters/*"),
+                "cluster_names": mesh.clusters.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "),
+                "app_name": format!("{}-{{{{ .path.basename }}}}", mesh.mesh_id.to_ascii_lowercase()),
+            }),
+        );
+    }
+    if let Some(fx) = &g.flux {
+        let mesh_name = mesh.mesh_id.to_ascii_lowercase();
+        let mut index = vec!["sources.yaml".to_owned()];
+        add(
+            "gitops/flux/sources.yaml".into(),
+            None,
+            "gitops/flux-sources.yaml.j2",
+            json!({ "namespace": fx.namespace }),
+        );
+        for (c, h) in helm {
+            let Some(h) = h else { continue };
+            let istio_name = format!("{mesh_name}-{}-istio", c.name);
+            let kubeconfig_secret = format!("{}-kubeconfig", c.name);
+            add(
+                format!("gitops/flux/{}.yaml", c.name),
+                Some(&c.name),
+                "gitops/flux-cluster.yaml.j2",
+                json!({
+                    "namespace": fx.namespace,
+                    "istio_name": istio_name,
+                    "mesh_name": format!("{mesh_name}-{}", c.name),
+                    "kubeconfig_secret": kubeconfig_secret,
+                    "releases_path": format!("./{}", g.repo_path(&format!("gitops/flux/clusters/{}", c.name))),
+                    "cluster_path": format!("./{}", g.repo_path(&format!("clusters/{}", c.name))),
+                    "source_kind": fx.source_kind,
+                    "source_name": fx.source_name,
+                }),
+            );
+            index.push(format!("{}.yaml", c.name));
+            let base = format!("{}-istio-base", c.name);
+            let istiod = format!("{}-istiod", c.name);
+            let mut releases = vec![
+                json!({"name": base, "release": "istio-base", "chart": "base", "depends_on": null,
+                       "create_namespace": true, "values": h.base}),
+                json!({"name": istiod, "release": "istiod", "chart": "istiod", "depends_on": base,
+                       "create_namespace": false, "values": h.istiod}),
+            ];
+            let mut chain = vec!["base", "istiod"];
+            if let Some(gw) = &h.gateway {
+                releases.push(json!({"name": format!("{}-istio-eastwestgateway", c.name),
+                    "release": "istio-eastwestgateway", "chart": "gateway", "depends_on": istiod,
+                    "create_namespace": false, "values": gw}));
+                chain.push("east-west gateway");
+            }
+            add(
+                format!("gitops/flux/clusters/{}/kustomization.yaml", c.name),
+                Some(&c.name),
+                "gitops/flux-releases-index.yaml.j2",
+                json!({ "istio_name": istio_name }),
+            );
+            add(
+                format!("gitops/flux/clusters/{}/helmreleases.yaml", c.name),
+                Some(&c.name),
+                "gitops/flux-helmreleases.yaml.j2",
+                json!({
+                    "namespace": fx.namespace,
+                    "kubeconfig_secret": kubeconfig_secret,
+                    "chart_version": fx.chart_version,
+                    "releases": releases,
+                    "chain": chain.join(" → "),
+                }),
+            );
+        }
+        index[1..].sort();
+        add(
+            "gitops/flux/kustomization.yaml".into(),
+            None,
+            "gitops/flux-index.yaml.j2",
+            json!({
+                "resources": index,
+                "path": g.repo_path("gitops/flux"),
+                "source_kind": fx.source_kind,
+                "source_name": fx.source_name,
+            }),
+        );
+    }
 }
 
 /// What the Helm values of one cluster depend on, besides the mesh and the cluster.
@@ -475,7 +624,12 @@ pub struct HelmInputs<'a> {
 }
 
 fn object(pairs: &[(&str, String)]) -> Value {
-    Value::Object(pairs.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect())
+    Value::Object(
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), json!(v)))
+            .collect(),
+    )
 }
 
 /// Values of the istio/base chart (Istio ≥ 1.24): `profile: remote` on remote clusters.
@@ -512,7 +666,10 @@ pub fn istiod_values(mesh: &Mesh, c: &Cluster, h: &HelmInputs) -> Value {
             global.insert("remotePilotAddress".into(), json!(a));
         }
         top.insert("profile".into(), json!("remote"));
-        top.insert("istiodRemote".into(), json!({ "injectionPath": injection_path(c) }));
+        top.insert(
+            "istiodRemote".into(),
+            json!({ "injectionPath": injection_path(c) }),
+        );
     }
     top.insert("global".into(), Value::Object(global));
     if let Some(r) = &mesh.revision {
@@ -609,6 +766,12 @@ fn readme_context(mesh: &Mesh, topo: &Topology, pki: &Material, files: &[Planned
         "key_prefix": key_prefix,
         "pki_dir": mesh.pki.dir_display,
         "rotation": pki.rotation,
+        "gitops": mesh.gitops.as_ref().map(|g| json!({
+            "argocd": g.argocd.as_ref().map(|a| json!({"namespace": a.namespace})),
+            "flux": g.flux.as_ref().map(|f| json!({"namespace": f.namespace, "path": g.repo_path("gitops/flux"),
+                "source": format!("{}/{}", f.source_kind, f.source_name)})),
+            "path": if g.path.is_empty() { ".".to_owned() } else { g.path.clone() },
+        })),
         "clusters": clusters,
         "order": order.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
     })

@@ -75,6 +75,30 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "sourceignore.j2",
         include_str!("../templates/sourceignore.j2"),
     ),
+    (
+        "gitops/applicationset.yaml.j2",
+        include_str!("../templates/gitops/applicationset.yaml.j2"),
+    ),
+    (
+        "gitops/flux-index.yaml.j2",
+        include_str!("../templates/gitops/flux-index.yaml.j2"),
+    ),
+    (
+        "gitops/flux-sources.yaml.j2",
+        include_str!("../templates/gitops/flux-sources.yaml.j2"),
+    ),
+    (
+        "gitops/flux-cluster.yaml.j2",
+        include_str!("../templates/gitops/flux-cluster.yaml.j2"),
+    ),
+    (
+        "gitops/flux-releases-index.yaml.j2",
+        include_str!("../templates/gitops/flux-releases-index.yaml.j2"),
+    ),
+    (
+        "gitops/flux-helmreleases.yaml.j2",
+        include_str!("../templates/gitops/flux-helmreleases.yaml.j2"),
+    ),
 ];
 
 /// Words YAML 1.1 or 1.2 would read as something other than a string.
@@ -282,9 +306,15 @@ mod tests {
         let text = to_yaml(&v, 0);
         let back: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
         assert_eq!(back, v, "{text}");
-        assert!(text.contains("  multiCluster:\n    clusterName: c1"), "{text}");
+        assert!(
+            text.contains("  multiCluster:\n    clusterName: c1"),
+            "{text}"
+        );
         let indented = to_yaml(&v, 4);
-        assert!(indented.lines().all(|l| l.starts_with("    ")), "{indented}");
+        assert!(
+            indented.lines().all(|l| l.starts_with("    ")),
+            "{indented}"
+        );
     }
 
     #[test]

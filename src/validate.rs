@@ -560,14 +560,23 @@ fn gitops_settings(
         d.error(
             Code::E030,
             repo_url.loc,
-            format!("`gitops.repoURL` `{}` is not a repository URL", repo_url.value),
+            format!(
+                "`gitops.repoURL` `{}` is not a repository URL",
+                repo_url.value
+            ),
         );
     }
     let path = match &g.value.path {
         None => String::new(),
         Some(p) => {
-            let clean = p.value.trim_start_matches("./").trim_matches('/').to_owned();
-            if clean.split('/').any(|seg| seg == ".." || seg.is_empty() && !clean.is_empty())
+            let clean = p
+                .value
+                .trim_start_matches("./")
+                .trim_matches('/')
+                .to_owned();
+            if clean
+                .split('/')
+                .any(|seg| seg == ".." || seg.is_empty() && !clean.is_empty())
                 || p.value.starts_with('/')
             {
                 d.error_help(
@@ -594,11 +603,24 @@ fn gitops_settings(
             None => default.to_owned(),
         }
     };
-    let argocd = g.value.argocd.as_ref().map(|a| ArgoCd {
+    // `argocd:` or `flux:` without a value enables them with defaults.
+    let empty_argo = Sp::new(crate::spec::ArgoCd::default(), g.loc);
+    let empty_flux = Sp::new(crate::spec::Flux::default(), g.loc);
+    let argo_spec = g
+        .value
+        .argocd
+        .as_ref()
+        .or(spec.nulls.contains("gitops.argocd").then_some(&empty_argo));
+    let flux_spec = g
+        .value
+        .flux
+        .as_ref()
+        .or(spec.nulls.contains("gitops.flux").then_some(&empty_flux));
+    let argocd = argo_spec.map(|a| ArgoCd {
         namespace: name(&a.value.namespace, "gitops.argocd.namespace", "argocd", d),
         project: name(&a.value.project, "gitops.argocd.project", "default", d),
     });
-    let flux = g.value.flux.as_ref().and_then(|f| {
+    let flux = flux_spec.and_then(|f| {
         if let Some(v) = version
             && !v.has_helm_values()
         {
@@ -651,7 +673,11 @@ fn gitops_settings(
     }
     Some(Gitops {
         repo_url: repo_url.value.clone(),
-        revision: g.value.revision.as_ref().map_or("HEAD".to_owned(), |r| r.value.clone()),
+        revision: g
+            .value
+            .revision
+            .as_ref()
+            .map_or("HEAD".to_owned(), |r| r.value.clone()),
         path,
         argocd,
         flux,

@@ -106,11 +106,21 @@ fn every_rendered_file_is_well_formed() {
                     .as_str()
                     .unwrap_or_else(|| panic!("{rel}: metadata.name"));
                 assert!(!name.is_empty(), "{rel}");
-                let cluster_object =
-                    !rel.contains("/install/") && kind != "Kustomization" && kind != "Namespace";
+                let cluster_object = !rel.contains("/install/")
+                    && !rel.starts_with("gitops/")
+                    && kind != "Kustomization"
+                    && kind != "Namespace";
                 if cluster_object {
                     assert_eq!(
                         doc["metadata"]["namespace"], "istio-system",
+                        "{rel}: {kind}/{name} carries its namespace"
+                    );
+                }
+                if rel.starts_with("gitops/") && api != "kustomize.config.k8s.io/v1beta1" {
+                    assert!(
+                        doc["metadata"]["namespace"]
+                            .as_str()
+                            .is_some_and(|n| !n.is_empty()),
                         "{rel}: {kind}/{name} carries its namespace"
                     );
                 }

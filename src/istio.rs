@@ -147,6 +147,16 @@ impl Version {
         !self.at_least(28)
     }
 
+    /// Where the helloworld sample images come from: Istio's own registry in the newest
+    /// samples, Docker Hub in the samples of older releases.
+    pub fn helloworld_image(self, version: &str) -> String {
+        if self.at_least(24) {
+            format!("registry.istio.io/release/examples-helloworld-{version}:1.0")
+        } else {
+            format!("docker.io/istio/examples-helloworld-{version}")
+        }
+    }
+
     /// The verification client: `curl` sample from 1.24, `sleep` before.
     pub fn verify_client(self) -> &'static str {
         if self.at_least(24) { "curl" } else { "sleep" }

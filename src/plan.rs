@@ -479,6 +479,10 @@ fn plan_cluster(
         resources.push(rel);
     }
 
+    if mesh.verification {
+        plan_verification(mesh, c, &mut add);
+    }
+
     resources.sort();
     let cacerts = f.runs_istiod.then(|| match mesh.secrets {
         SecretsMode::ExternalSecrets { .. } => {
@@ -496,6 +500,58 @@ fn plan_cluster(
         }),
     );
     helm
+}
+
+/// The helloworld version a cluster runs: v1 on the first cluster, v2 on the second, alternating.
+pub fn helloworld_version(mesh: &Mesh, c: &Cluster) -> &'static str {
+    let i = mesh
+        .clusters
+        .iter()
+        .position(|x| x.name == c.name)
+        .unwrap_or(0);
+    if i % 2 == 0 { "v1" } else { "v2" }
+}
+
+/// The helloworld versions deployed somewhere in the mesh, sorted.
+fn verify_versions(mesh: &Mesh) -> Vec<&'static str> {
+    let mut v: Vec<&str> = mesh
+        .clusters
+        .iter()
+        .map(|c| helloworld_version(mesh, c))
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+fn plan_verification(mesh: &Mesh, c: &Cluster, add: &mut impl FnMut(String, &'static str, Value)) {
+    let v = mesh.version;
+    let (label, value) = match &mesh.revision {
+        Some(r) => ("istio.io/rev", r.clone()),
+        None => ("istio-injection", "enabled".to_owned()),
+    };
+    let version = helloworld_version(mesh, c);
+    let client = v.verify_client();
+    add(
+        "verify/namespace.yaml".into(),
+        "verify/namespace.yaml.j2",
+        json!({ "injection_label": label, "injection_value": value }),
+    );
+    add(
+        "verify/helloworld.yaml".into(),
+        "verify/helloworld.yaml.j2",
+        json!({ "version": version, "image": v.helloworld_image(version) }),
+    );
+    add(
+        format!("verify/{client}.yaml"),
+        "verify/client.yaml.j2",
+        json!({ "client": client, "client_image": "docker.io/curlimages/curl:8.16.0" }),
+    );
+    add(
+        "verify/kustomization.yaml".into(),
+        "verify/kustomization.yaml.j2",
+        json!({ "resources": ["namespace.yaml".to_owned(), format!("{client}.yaml"), "helloworld.yaml".to_owned()] }),
+    );
 }
 
 fn plan_gitops(
@@ -774,5 +830,10 @@ fn readme_context(mesh: &Mesh, topo: &Topology, pki: &Material, files: &[Planned
         })),
         "clusters": clusters,
         "order": order.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+        "verification": mesh.verification.then(|| json!({
+            "client": mesh.version.verify_client(),
+            "clusters": mesh.clusters.iter().map(|c| json!({"name": c.name, "version": helloworld_version(mesh, c)})).collect::<Vec<_>>(),
+            "versions": verify_versions(mesh),
+        })),
     })
 }

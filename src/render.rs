@@ -99,6 +99,22 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "gitops/flux-helmreleases.yaml.j2",
         include_str!("../templates/gitops/flux-helmreleases.yaml.j2"),
     ),
+    (
+        "verify/namespace.yaml.j2",
+        include_str!("../templates/verify/namespace.yaml.j2"),
+    ),
+    (
+        "verify/helloworld.yaml.j2",
+        include_str!("../templates/verify/helloworld.yaml.j2"),
+    ),
+    (
+        "verify/client.yaml.j2",
+        include_str!("../templates/verify/client.yaml.j2"),
+    ),
+    (
+        "verify/kustomization.yaml.j2",
+        include_str!("../templates/verify/kustomization.yaml.j2"),
+    ),
 ];
 
 /// Words YAML 1.1 or 1.2 would read as something other than a string.

@@ -106,13 +106,18 @@ fn every_rendered_file_is_well_formed() {
                     .as_str()
                     .unwrap_or_else(|| panic!("{rel}: metadata.name"));
                 assert!(!name.is_empty(), "{rel}");
+                let want_ns = if rel.contains("/verify/") {
+                    "sample"
+                } else {
+                    "istio-system"
+                };
                 let cluster_object = !rel.contains("/install/")
                     && !rel.starts_with("gitops/")
                     && kind != "Kustomization"
                     && kind != "Namespace";
                 if cluster_object {
                     assert_eq!(
-                        doc["metadata"]["namespace"], "istio-system",
+                        doc["metadata"]["namespace"], want_ns,
                         "{rel}: {kind}/{name} carries its namespace"
                     );
                 }

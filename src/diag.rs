@@ -81,6 +81,9 @@ pub enum Code {
     E029,
     /// A malformed value: URL, address, path, label value, number range.
     E030,
+    /// Warning: a federation consumer has no istiocoredns ClusterIP, so its CoreDNS stub is
+    /// not rendered.
+    W001,
 }
 
 impl fmt::Display for Code {
@@ -150,6 +153,18 @@ impl Diagnostics {
 
     pub fn error(&mut self, code: Code, loc: Loc, message: impl Into<String>) {
         self.push(Diagnostic::error(code, loc, message));
+    }
+
+    pub fn warning_help(
+        &mut self,
+        code: Code,
+        loc: Loc,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) {
+        let mut d = Diagnostic::error(code, loc, message).with_help(help);
+        d.severity = Severity::Warning;
+        self.push(d);
     }
 
     pub fn error_help(

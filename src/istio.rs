@@ -14,8 +14,8 @@ pub struct Version {
 
 /// The oldest version the spec format accepts (replicated control planes).
 pub const OLDEST: Version = Version { minor: 6 };
-/// The oldest version meshrender renders (1.6–1.7 federation is not rendered yet).
-pub const OLDEST_RENDERED: Version = Version { minor: 8 };
+/// The oldest version meshrender renders.
+pub const OLDEST_RENDERED: Version = Version { minor: 6 };
 /// The newest version meshrender renders for.
 pub const NEWEST: Version = Version { minor: 31 };
 

@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod diag;
+pub mod federation;
 pub mod init;
 pub mod istio;
 pub mod model;
@@ -91,7 +92,8 @@ pub fn render_owned(
 ) -> Result<(BTreeMap<String, output::RenderedFile>, pki::Material), Failure> {
     let material =
         pki::ensure(&mesh.pki, &clusters_needing_ca(mesh), mode).map_err(Failure::Pki)?;
-    let plan = plan::plan(mesh, &material);
+    let addresses = federation::ensure(mesh, mode).map_err(Failure::Pki)?;
+    let plan = plan::plan(mesh, &material, &addresses);
     let bytes = render::render(&plan).map_err(|e| Failure::Other(e.to_string()))?;
     let files = plan
         .files

@@ -102,6 +102,9 @@ pub enum Role {
 pub struct EastWestGateway {
     pub address: String,
     pub node_port: bool,
+    /// The port other clusters call on `address` for mTLS passthrough: 15443, or the node
+    /// port of 15443 for a NodePort gateway (used by `federation` ServiceEntries).
+    pub port: u16,
 }
 
 #[derive(Clone, Debug)]
@@ -185,6 +188,46 @@ pub struct Mesh {
     pub clusters: Vec<Cluster>,
     pub verification: bool,
     pub gitops: Option<Gitops>,
+    pub federation: Option<Federation>,
+}
+
+/// The replicated-control-planes model of Istio 1.6–1.7 (`federation:` in the spec).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Federation {
+    /// IPv4 pool for the `*.global` addresses: base address and prefix length.
+    pub pool: (std::net::Ipv4Addr, u8),
+    pub services: Vec<FederatedService>,
+    /// Per cluster, the ClusterIP of its istiocoredns Service (for the CoreDNS stub).
+    pub core_dns: std::collections::BTreeMap<String, std::net::Ipv4Addr>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FederatedService {
+    pub name: String,
+    pub namespace: String,
+    /// The exporting cluster.
+    pub cluster: String,
+    pub ports: Vec<ServicePort>,
+    pub consumers: Vec<String>,
+}
+
+impl FederatedService {
+    /// `<name>.<namespace>.global`, the name consumers call.
+    pub fn global_host(&self) -> String {
+        format!("{}.{}.global", self.name, self.namespace)
+    }
+
+    /// The allocation key, `<name>.<namespace>`.
+    pub fn key(&self) -> String {
+        format!("{}.{}", self.name, self.namespace)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServicePort {
+    pub name: String,
+    pub number: u16,
+    pub protocol: String,
 }
 
 impl Mesh {
@@ -231,6 +274,21 @@ impl Topology {
         clusters: impl Iterator<Item = (&'a String, &'a String, &'a Role)> + Clone,
     ) -> Topology {
         let networks: BTreeSet<&String> = clusters.clone().map(|(_, n, _)| n).collect();
+        if version.is_replicated_control_plane_era() {
+            // Replicated control planes: every cluster runs istiod; clusters never read each
+            // other and need no east-west gateway (they meet through `federation`).
+            return Topology {
+                multi_network: false,
+                clusters: clusters
+                    .map(|(name, _, _)| Facts {
+                        name: name.clone(),
+                        primary: true,
+                        runs_istiod: true,
+                        ..Facts::default()
+                    })
+                    .collect(),
+            };
+        }
         let multi_network = networks.len() > 1;
         let primaries: Vec<&String> = clusters
             .clone()

@@ -80,13 +80,16 @@ pub fn remote_key(prefix: &str, cluster: &str, what: &str) -> String {
     format!("{prefix}/{cluster}/{what}")
 }
 
-pub fn plan(mesh: &Mesh, pki: &Material) -> Plan {
+pub fn plan(mesh: &Mesh, pki: &Material, addresses: &crate::federation::Allocations) -> Plan {
     let topo = mesh.topology();
     let mut files = Vec::new();
     let mut helm = Vec::new();
     for c in &mesh.clusters {
         let f = topo.facts(&c.name).expect("topology covers every cluster");
-        helm.push((c, plan_cluster(mesh, &topo, c, f, pki, &mut files)));
+        helm.push((
+            c,
+            plan_cluster(mesh, &topo, c, f, pki, addresses, &mut files),
+        ));
     }
     if let Some(g) = &mesh.gitops {
         plan_gitops(mesh, g, &helm, &mut files);
@@ -95,7 +98,7 @@ pub fn plan(mesh: &Mesh, pki: &Material) -> Plan {
         path: "README.md".to_owned(),
         cluster: None,
         template: "README.md.j2",
-        context: readme_context(mesh, &topo, pki, &files),
+        context: readme_context(mesh, &topo, pki, addresses, &files),
     });
     files.push(PlannedFile {
         path: ".sourceignore".to_owned(),
@@ -120,6 +123,7 @@ fn plan_cluster(
     c: &Cluster,
     f: &Facts,
     pki: &Material,
+    addresses: &crate::federation::Allocations,
     files: &mut Vec<PlannedFile>,
 ) -> Option<ClusterHelm> {
     let v = mesh.version;
@@ -239,26 +243,50 @@ fn plan_cluster(
         Role::Primary => "primary".to_owned(),
         Role::Remote { control_plane } => format!("remote of {control_plane}"),
     };
-    add(
-        "install/istiooperator.yaml".into(),
-        "istiooperator.yaml.j2",
-        json!({
-            "name": match &mesh.revision { Some(r) => format!("control-plane-{r}"), None => "control-plane".to_owned() },
-            "role": role,
-            "profile": if f.primary { None } else { v.remote_profile() },
-            "revision": mesh.revision,
-            "hub": mesh.hub,
-            "tag": mesh.tag,
-            "trust_domain": trust_domain,
-            "mesh_id": (!remote_profile).then(|| mesh.mesh_id.clone()),
-            "network": c.network,
-            "external_istiod_global": ext == ExternalIstiodSetting::GlobalValue,
-            "pilot_env": kv(&pilot_env),
-            "proxy_metadata": kv(&proxy_metadata),
-            "remote_pilot_address": remote_pilot_address,
-            "injection_path": remote_profile.then(|| injection_path(c)),
-        }),
-    );
+    if v.is_replicated_control_plane_era() {
+        let mut search = vec!["global".to_owned()];
+        if v.minor == 6 {
+            search.push(
+                "{{ valueOrDefault .DeploymentMeta.Namespace \"default\" }}.global".to_owned(),
+            );
+        }
+        add(
+            "install/istiooperator.yaml".into(),
+            "istiooperator.replicated.yaml.j2",
+            json!({
+                "name": match &mesh.revision { Some(r) => format!("control-plane-{r}"), None => "control-plane".to_owned() },
+                "version": v.to_string(),
+                "revision": mesh.revision,
+                "hub": mesh.hub,
+                "tag": mesh.tag,
+                "trust_domain": trust_domain,
+                "search_namespaces": search,
+                "node_port": c.east_west.as_ref().is_some_and(|g| g.node_port),
+            }),
+        );
+        plan_federation(mesh, c, addresses, &mut add, &mut resources);
+    } else {
+        add(
+            "install/istiooperator.yaml".into(),
+            "istiooperator.yaml.j2",
+            json!({
+                "name": match &mesh.revision { Some(r) => format!("control-plane-{r}"), None => "control-plane".to_owned() },
+                "role": role,
+                "profile": if f.primary { None } else { v.remote_profile() },
+                "revision": mesh.revision,
+                "hub": mesh.hub,
+                "tag": mesh.tag,
+                "trust_domain": trust_domain,
+                "mesh_id": (!remote_profile).then(|| mesh.mesh_id.clone()),
+                "network": c.network,
+                "external_istiod_global": ext == ExternalIstiodSetting::GlobalValue,
+                "pilot_env": kv(&pilot_env),
+                "proxy_metadata": kv(&proxy_metadata),
+                "remote_pilot_address": remote_pilot_address,
+                "injection_path": remote_profile.then(|| injection_path(c)),
+            }),
+        );
+    }
     if v.has_helm_values() {
         let h = HelmInputs {
             remote_profile,
@@ -500,6 +528,60 @@ fn plan_cluster(
         }),
     );
     helm
+}
+
+/// ServiceEntries for the `*.global` services `c` consumes, and its CoreDNS stub.
+fn plan_federation(
+    mesh: &Mesh,
+    c: &Cluster,
+    addresses: &crate::federation::Allocations,
+    add: &mut impl FnMut(String, &'static str, Value),
+    resources: &mut Vec<String>,
+) {
+    let Some(fed) = &mesh.federation else { return };
+    let mine = addresses.get(&c.name);
+    for s in fed
+        .services
+        .iter()
+        .filter(|s| s.consumers.contains(&c.name))
+    {
+        let exporter = mesh.cluster(&s.cluster).expect("validated");
+        let gw = exporter
+            .east_west
+            .as_ref()
+            .expect("validated: exporters have an address");
+        let address = mine
+            .and_then(|m| m.get(&s.key()))
+            .expect("every consumed service has an address");
+        let is_ip = gw.address.parse::<std::net::IpAddr>().is_ok();
+        let rel = format!("federation/{}-{}.yaml", s.name, s.namespace);
+        add(
+            rel.clone(),
+            "serviceentry.yaml.j2",
+            json!({
+                "name": format!("{}-{}", s.name, s.namespace),
+                "host": s.global_host(),
+                "service": s.key(),
+                "exporter": s.cluster,
+                "version": mesh.version.to_string(),
+                "ports": s.ports.iter().map(|p| json!({"name": p.name, "number": p.number, "protocol": p.protocol})).collect::<Vec<_>>(),
+                "resolution": if is_ip { "STATIC" } else { "DNS" },
+                "address": address.to_string(),
+                "gateway": gw.address,
+                "gateway_port": gw.port,
+            }),
+        );
+        resources.push(rel);
+    }
+    if let Some(ip) = fed.core_dns.get(&c.name)
+        && fed.services.iter().any(|s| s.consumers.contains(&c.name))
+    {
+        add(
+            "federation/coredns-global.server".into(),
+            "coredns-global.server.j2",
+            json!({ "ip": ip.to_string() }),
+        );
+    }
 }
 
 /// The helloworld version a cluster runs: v1 on the first cluster, v2 on the second, alternating.
@@ -768,7 +850,13 @@ fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s.as_bytes())
 }
 
-fn readme_context(mesh: &Mesh, topo: &Topology, pki: &Material, files: &[PlannedFile]) -> Value {
+fn readme_context(
+    mesh: &Mesh,
+    topo: &Topology,
+    pki: &Material,
+    addresses: &crate::federation::Allocations,
+    files: &[PlannedFile],
+) -> Value {
     let clusters: Vec<Value> = mesh
         .clusters
         .iter()
@@ -822,6 +910,16 @@ fn readme_context(mesh: &Mesh, topo: &Topology, pki: &Material, files: &[Planned
         "key_prefix": key_prefix,
         "pki_dir": mesh.pki.dir_display,
         "rotation": pki.rotation,
+        "federation": mesh.federation.as_ref().map(|fed| {
+            let mut rows = Vec::new();
+            for (c, m) in addresses {
+                for (k, a) in m {
+                    let host = fed.services.iter().find(|s| &s.key() == k).map(|s| s.global_host()).unwrap_or_default();
+                    rows.push(json!({"cluster": c, "host": host, "address": a.to_string()}));
+                }
+            }
+            rows
+        }),
         "gitops": mesh.gitops.as_ref().map(|g| json!({
             "argocd": g.argocd.as_ref().map(|a| json!({"namespace": a.namespace})),
             "flux": g.flux.as_ref().map(|f| json!({"namespace": f.namespace, "path": g.repo_path("gitops/flux"),

@@ -115,6 +115,18 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "verify/kustomization.yaml.j2",
         include_str!("../templates/verify/kustomization.yaml.j2"),
     ),
+    (
+        "istiooperator.replicated.yaml.j2",
+        include_str!("../templates/istiooperator.replicated.yaml.j2"),
+    ),
+    (
+        "serviceentry.yaml.j2",
+        include_str!("../templates/serviceentry.yaml.j2"),
+    ),
+    (
+        "coredns-global.server.j2",
+        include_str!("../templates/coredns-global.server.j2"),
+    ),
 ];
 
 /// Words YAML 1.1 or 1.2 would read as something other than a string.

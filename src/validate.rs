@@ -321,17 +321,18 @@ pub fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) {
     let replicated_era = version.is_some_and(|v| v.is_replicated_control_plane_era());
     if let Some(v) = version {
         if replicated_era {
-            let loc = spec
-                .istio
-                .as_ref()
-                .and_then(|i| i.value.version.as_ref())
-                .map_or(top, |x| x.loc);
-            d.error_help(
-                Code::E011,
-                loc,
-                format!("Istio {v} (replicated control planes with `federation`) is not rendered by this version of meshrender"),
-                format!("target Istio {} or newer", istio::OLDEST_RENDERED),
-            );
+            for c in spec.clusters.iter().flat_map(|l| l.value.iter()) {
+                if let Some(r) = &c.role
+                    && r.value == "remote"
+                {
+                    d.error_help(
+                        Code::E020,
+                        r.loc,
+                        format!("remote clusters need Istio 1.8 or newer; Istio {v} has only replicated control planes"),
+                        "make every cluster a primary and share services through `federation`, or target Istio 1.8+",
+                    );
+                }
+            }
         }
         if let Some(f) = &spec.federation
             && v.at_least(8)
@@ -511,6 +512,11 @@ pub fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) {
         .is_some_and(|e| e.value);
 
     let gitops = gitops_settings(spec, version, tag.as_deref(), &mut d);
+    let federation = if replicated_era {
+        federation_settings(spec, &clusters, &mut d)
+    } else {
+        None
+    };
 
     if d.has_errors() || !clusters_ok {
         return (None, d);
@@ -526,6 +532,7 @@ pub fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) {
             east_west: c.ew_address.map(|address| EastWestGateway {
                 address,
                 node_port: c.node_port,
+                port: c.ew_port.unwrap_or(15443),
             }),
             name: c.name.value,
             network: c.network,
@@ -544,8 +551,254 @@ pub fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) {
         clusters,
         verification,
         gitops,
+        federation,
     };
     (Some(mesh), d)
+}
+
+/// `federation` (Istio 1.6–1.7): services exported by one cluster and consumed by others
+/// under `<name>.<namespace>.global`.
+fn federation_settings(
+    spec: &Spec,
+    clusters: &[ClusterIn],
+    d: &mut Diagnostics,
+) -> Option<Federation> {
+    let f = spec.federation.as_ref()?;
+    let mut ok = true;
+    let pool = match &f.value.address_pool {
+        None => Some((std::net::Ipv4Addr::new(240, 0, 0, 0), 4)),
+        Some(p) => match crate::federation::parse_pool(&p.value) {
+            Ok(pool) => Some(pool),
+            Err(why) => {
+                d.error_help(
+                    Code::E024,
+                    p.loc,
+                    format!("`federation.addressPool` `{}`: {why}", p.value),
+                    "use an IPv4 CIDR that is never routed, e.g. the default 240.0.0.0/4 (class E)",
+                );
+                None
+            }
+        },
+    };
+    let known: Vec<&str> = clusters.iter().map(|c| c.name.value.as_str()).collect();
+    let cluster_ref = |v: &Sp<String>, what: &str, d: &mut Diagnostics| -> bool {
+        if known.contains(&v.value.as_str()) {
+            return true;
+        }
+        let mut diag = crate::diag::Diagnostic::error(
+            Code::E023,
+            v.loc,
+            format!("{what} `{}` is not a cluster of this mesh", v.value),
+        );
+        if let Some(h) = crate::spec::decode::did_you_mean(&v.value, &known) {
+            diag = diag.with_help(format!("did you mean `{h}`?"));
+        }
+        d.push(diag);
+        false
+    };
+    let mut services = Vec::new();
+    let mut seen: BTreeMap<String, Loc> = BTreeMap::new();
+    for (i, s) in f.value.services.iter().enumerate() {
+        let path = format!("federation.services[{i}]");
+        let name = require(spec, &s.value.name, s.loc, &format!("{path}.name"), d);
+        let ns = require(
+            spec,
+            &s.value.namespace,
+            s.loc,
+            &format!("{path}.namespace"),
+            d,
+        );
+        let cluster = require(spec, &s.value.cluster, s.loc, &format!("{path}.cluster"), d);
+        for v in [name, ns].into_iter().flatten() {
+            if !is_dns1123_label(&v.value) {
+                d.error(
+                    Code::E013,
+                    v.loc,
+                    format!("`{}` is not a DNS-1123 label", v.value),
+                );
+                ok = false;
+            }
+        }
+        if let (Some(n), Some(nsv)) = (name, ns) {
+            let key = format!("{}.{}", n.value, nsv.value);
+            if let Some(first) = seen.get(&key) {
+                d.error_help(
+                    Code::E023,
+                    n.loc,
+                    format!("service `{key}` is exported twice"),
+                    format!("first defined at line {}, column {}", first.line, first.col),
+                );
+                ok = false;
+            } else {
+                seen.insert(key, n.loc);
+            }
+        }
+        let exporter_ok = cluster.is_some_and(|c| cluster_ref(c, "exporting cluster", d));
+        if let Some(c) = cluster
+            && exporter_ok
+            && let Some(cin) = clusters.iter().find(|x| x.name.value == c.value)
+        {
+            if !cin.ew_address_written {
+                d.error_help(
+                    Code::E018,
+                    c.loc,
+                    format!("cluster `{}` exports `{}` but has no `eastWestGateway.address`", c.value, s.value.name.as_ref().map_or("?", |n| n.as_str())),
+                    "set the external address of its ingress gateway, which other clusters call on port 15443",
+                );
+                ok = false;
+            } else if cin.node_port && cin.ew_port.is_none() {
+                d.error_help(
+                    Code::E004,
+                    c.loc,
+                    format!("cluster `{}` has a NodePort gateway: `eastWestGateway.port` must give the node port of its port 15443", c.value),
+                    "e.g. `kubectl -n istio-system get svc istio-ingressgateway -o jsonpath='{.spec.ports[?(@.port==15443)].nodePort}'`",
+                );
+                ok = false;
+            }
+        }
+        if s.value.ports.is_empty() {
+            if !spec.written.contains(&format!("{path}.ports")) {
+                d.error(
+                    Code::E004,
+                    s.loc,
+                    format!("missing required field `{path}.ports`"),
+                );
+            }
+            ok = false;
+        }
+        let mut ports = Vec::new();
+        for (j, p) in s.value.ports.iter().enumerate() {
+            let pp = format!("{path}.ports[{j}]");
+            let pname = require(spec, &p.value.name, p.loc, &format!("{pp}.name"), d);
+            let number = require(spec, &p.value.number, p.loc, &format!("{pp}.number"), d);
+            let number = number.and_then(|n| match u16::try_from(n.value) {
+                Ok(x) if x > 0 => Some(x),
+                _ => {
+                    d.error(
+                        Code::E030,
+                        n.loc,
+                        format!("`{pp}.number` {} is not a port number", n.value),
+                    );
+                    None
+                }
+            });
+            match (pname, number) {
+                (Some(pn), Some(num)) => ports.push(ServicePort {
+                    name: pn.value.clone(),
+                    number: num,
+                    protocol: p
+                        .value
+                        .protocol
+                        .as_ref()
+                        .map_or("TCP".to_owned(), |x| x.value.clone()),
+                }),
+                _ => ok = false,
+            }
+        }
+        let mut consumers = Vec::new();
+        if s.value.consumers.is_empty() && !spec.written.contains(&format!("{path}.consumers")) {
+            d.error(
+                Code::E004,
+                s.loc,
+                format!("missing required field `{path}.consumers`"),
+            );
+            ok = false;
+        }
+        for c in &s.value.consumers {
+            if !cluster_ref(c, "consumer", d) {
+                ok = false;
+            } else if cluster.is_some_and(|x| x.value == c.value) {
+                d.error_help(
+                    Code::E023,
+                    c.loc,
+                    format!("`{}` consumes its own service", c.value),
+                    "a cluster calls its own services by their .svc.cluster.local names; list only other clusters",
+                );
+                ok = false;
+            } else if !consumers.contains(&c.value) {
+                consumers.push(c.value.clone());
+            }
+        }
+        if let (Some(n), Some(nsv), Some(c), true) = (name, ns, cluster, exporter_ok) {
+            services.push(FederatedService {
+                name: n.value.clone(),
+                namespace: nsv.value.clone(),
+                cluster: c.value.clone(),
+                ports,
+                consumers,
+            });
+        }
+    }
+    let mut core_dns = BTreeMap::new();
+    for (c, ip) in &f.value.core_dns {
+        if !cluster_ref(c, "`federation.coreDNS` names cluster", d) {
+            ok = false;
+            continue;
+        }
+        match ip {
+            None => {
+                if !spec.written.contains(&format!(
+                    "federation.coreDNS.{}.istiocorednsClusterIP",
+                    c.value
+                )) {
+                    d.error(
+                        Code::E004,
+                        c.loc,
+                        format!(
+                            "missing required field `federation.coreDNS.{}.istiocorednsClusterIP`",
+                            c.value
+                        ),
+                    );
+                }
+                ok = false;
+            }
+            Some(ip) => match ip.value.parse::<std::net::Ipv4Addr>() {
+                Ok(a) => {
+                    core_dns.insert(c.value.clone(), a);
+                }
+                Err(_) => {
+                    d.error(
+                        Code::E030,
+                        ip.loc,
+                        format!("`{}` is not an IPv4 ClusterIP", ip.value),
+                    );
+                    ok = false;
+                }
+            },
+        }
+    }
+    let pool = pool?;
+    // Every consumer needs one address per consumed service.
+    let usable = crate::federation::usable_addresses(pool);
+    for c in clusters {
+        let n = services
+            .iter()
+            .filter(|s| s.consumers.contains(&c.name.value))
+            .count() as u64;
+        if n > usable {
+            d.error_help(
+                Code::E024,
+                f.value.address_pool.as_ref().map_or(f.loc, |p| p.loc),
+                format!("the address pool has {usable} usable addresses, but cluster `{}` consumes {n} services", c.name.value),
+                "use a larger pool (the default 240.0.0.0/4 has about 268 million)",
+            );
+            ok = false;
+        }
+        let consumes = n > 0;
+        if consumes && !core_dns.contains_key(&c.name.value) {
+            d.warning_help(
+                Code::W001,
+                f.loc,
+                format!("no `federation.coreDNS.{}.istiocorednsClusterIP`: the CoreDNS stub of `{}` is not rendered", c.name.value, c.name.value),
+                format!("after installing Istio on {}, add its istiocoredns ClusterIP (`kubectl --context {} -n istio-system get svc istiocoredns -o jsonpath='{{.spec.clusterIP}}'`)", c.name.value, c.name.value),
+            );
+        }
+    }
+    ok.then_some(Federation {
+        pool,
+        services,
+        core_dns,
+    })
 }
 
 fn gitops_settings(
@@ -934,6 +1187,8 @@ struct ClusterIn {
     ew_address_written: bool,
     ew_loc: Option<Loc>,
     node_port: bool,
+    /// `eastWestGateway.port`, when given.
+    ew_port: Option<u16>,
     api_server: Option<Sp<spec::ApiServer>>,
 }
 
@@ -1112,6 +1367,7 @@ fn clusters(spec: &Spec, d: &mut Diagnostics) -> (Vec<ClusterIn>, bool) {
         let mut node_port = false;
         let mut ew_address = None;
         let mut ew_loc = None;
+        let mut ew_port = None;
         let ew_address_written = spec
             .written
             .contains(&format!("{path}.eastWestGateway.address"));
@@ -1129,6 +1385,22 @@ fn clusters(spec: &Spec, d: &mut Diagnostics) -> (Vec<ClusterIn>, bool) {
                                 "`{path}.eastWestGateway.serviceType` `{other}` is not supported"
                             ),
                             "expected one of: LoadBalancer, NodePort",
+                        );
+                        ok = false;
+                    }
+                }
+            }
+            if let Some(p) = &gw.value.port {
+                match u16::try_from(p.value) {
+                    Ok(n) if n > 0 => ew_port = Some(n),
+                    _ => {
+                        d.error(
+                            Code::E030,
+                            p.loc,
+                            format!(
+                                "`{path}.eastWestGateway.port` {} is not between 1 and 65535",
+                                p.value
+                            ),
                         );
                         ok = false;
                     }
@@ -1158,6 +1430,7 @@ fn clusters(spec: &Spec, d: &mut Diagnostics) -> (Vec<ClusterIn>, bool) {
                 ew_address_written,
                 ew_loc,
                 node_port,
+                ew_port,
                 api_server: c.api_server.clone(),
             }),
             _ => ok = false,

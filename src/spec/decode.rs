@@ -449,8 +449,11 @@ fn cluster(n: &Node, path: &str, d: &mut Ctx) -> Option<Cluster> {
         let gw = EastWestGateway {
             address: g.string("address", d),
             service_type: g.string("serviceType", d),
+            port: g
+                .get("port")
+                .and_then(|p| uint(p, &format!("{ewpath}.port"), d)),
         };
-        g.finish(&["address", "serviceType"], d);
+        g.finish(&["address", "serviceType", "port"], d);
         Some(Sp::new(gw, e.loc))
     });
     let apath = f.sub("apiServer");

@@ -110,6 +110,7 @@ pub struct Cluster {
 pub struct EastWestGateway {
     pub address: Option<Sp<String>>,
     pub service_type: Option<Sp<String>>,
+    pub port: Option<Sp<u32>>,
 }
 
 #[derive(Clone, Debug, Default)]

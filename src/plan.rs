@@ -57,6 +57,9 @@ pub fn injection_path(c: &Cluster) -> String {
 /// The kubeconfig `istioctl create-remote-secret` embeds for `peer`. `ca_data` and `token` are
 /// the values to place (literal or a template expression for External Secrets).
 pub fn kubeconfig(peer: &str, server: &str, ca_data: &str, token: &str, legacy: bool) -> String {
+    // Quote what YAML would misread (a cluster ID `123` or `true`), as istioctl's serializer does.
+    let peer = &crate::render::yaml_scalar(peer);
+    let server = &crate::render::yaml_scalar(server);
     let mut s = String::new();
     s.push_str("apiVersion: v1\nclusters:\n- cluster:\n");
     s.push_str(&format!("    certificate-authority-data: {ca_data}\n"));
@@ -499,7 +502,7 @@ fn plan_cluster(
                     json!({
                         "peer": peer_name,
                         "legacy": legacy,
-                        "kubeconfig": kubeconfig(peer_name, &api_server.server, &b64(ca), token, legacy),
+                        "kubeconfig": kubeconfig(peer_name, &api_server.server, &b64(ca), &crate::render::yaml_scalar(token), legacy),
                     }),
                 );
             }

@@ -1,0 +1,138 @@
+//! Variants of the specs under `tests/reference-specs/<name>/`: the spec's data is edited
+//! (another Istio version, a revision, another secrets mode, renamed clusters…) and rendered
+//! in memory with the fixture `pki/` and `creds/` of `<name>` (read-only).
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::common::{render_spec, root, yaml_file};
+
+pub type Tree = BTreeMap<String, Vec<u8>>;
+
+/// Istio's "Multi-Primary on different networks": cluster1/network1, cluster2/network2.
+pub const MULTI_PRIMARY: &str = "multi-primary-multi-network";
+/// Istio's "Primary-Remote on different networks": primary cluster1/network1 serving remote
+/// cluster2/network2.
+pub const PRIMARY_REMOTE: &str = "primary-remote-multi-network";
+pub const REFERENCE_SPECS: [&str; 2] = [MULTI_PRIMARY, PRIMARY_REMOTE];
+/// Replicated control planes (Istio 1.6–1.7): httpbin.bar of cluster2 consumed by cluster1.
+pub const FEDERATION: &str = "federation";
+
+pub fn spec_dir(name: &str) -> PathBuf {
+    root().join("tests/reference-specs").join(name)
+}
+
+/// The data of `tests/reference-specs/<name>/spec.yaml`.
+pub fn base_spec(name: &str) -> Value {
+    let mut docs = yaml_file(&spec_dir(name).join("spec.yaml"));
+    assert_eq!(docs.len(), 1, "{name}: one spec document");
+    docs.remove(0)
+}
+
+/// `p` relative to `base`, as an absolute path string.
+fn absolute(base: &Path, p: &Value) -> Value {
+    json!(base.join(p.as_str().expect("a path")).to_string_lossy())
+}
+
+/// Renders a variant of the reference spec `name`: `edit` changes its data, which is then
+/// written (as JSON, a subset of YAML) to a temporary directory with every file path made
+/// absolute, so the variant uses the fixture `pki/` and `creds/` of `name`.
+pub fn render_variant(name: &str, edit: impl FnOnce(&mut Value)) -> Tree {
+    let base = spec_dir(name);
+    let mut spec = base_spec(name);
+    let pki_dir = spec["pki"]["dir"].clone();
+    spec["pki"]["dir"] = absolute(&base, &pki_dir);
+    for c in spec["clusters"].as_array_mut().expect("clusters") {
+        if let Some(a) = c.get_mut("apiServer").and_then(Value::as_object_mut) {
+            for key in ["caFile", "tokenFile"] {
+                if let Some(p) = a.get(key).cloned() {
+                    a.insert(key.to_owned(), absolute(&base, &p));
+                }
+            }
+        }
+    }
+    edit(&mut spec);
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let path = tmp.path().join("spec.yaml");
+    std::fs::write(&path, serde_json::to_string_pretty(&spec).unwrap()).unwrap();
+    render_spec(&path)
+}
+
+/// An edit that sets `istio.version`.
+pub fn version(v: &str) -> impl FnOnce(&mut Value) + '_ {
+    move |s: &mut Value| s["istio"]["version"] = json!(v)
+}
+
+pub fn minor(v: &str) -> u32 {
+    v.strip_prefix("1.").unwrap().parse().unwrap()
+}
+
+pub const KEY_PREFIX: &str = "meshes/reference";
+
+/// An edit that switches to `secrets.mode: external-secrets` (keyPrefix [`KEY_PREFIX`]).
+pub fn external_secrets(s: &mut Value) {
+    s["secrets"] = json!({
+        "mode": "external-secrets",
+        "externalSecrets": {
+            "storeRef": {"kind": "ClusterSecretStore", "name": "mesh-secrets"},
+            "keyPrefix": KEY_PREFIX,
+        },
+    });
+}
+
+/// An edit that renames cluster `from` to `to` everywhere it is referenced.
+pub fn rename_cluster<'a>(from: &'a str, to: &'a str) -> impl FnOnce(&mut Value) + 'a {
+    move |s: &mut Value| {
+        for c in s["clusters"].as_array_mut().unwrap() {
+            for k in ["name", "controlPlane"] {
+                if c.get(k).is_some_and(|n| n == from) {
+                    c[k] = json!(to);
+                }
+            }
+        }
+    }
+}
+
+/// Every variant the schema and kustomize tests render: both reference specs, each remote
+/// model and API version era, both secrets modes. (label, tree)
+pub fn all_variants() -> Vec<(String, Tree)> {
+    let mut out = Vec::new();
+    for name in REFERENCE_SPECS {
+        for v in [
+            "1.8", "1.11", "1.15", "1.21", "1.22", "1.24", "1.28", "1.31",
+        ] {
+            out.push((
+                format!("{name} {v} plaintext"),
+                render_variant(name, version(v)),
+            ));
+            out.push((
+                format!("{name} {v} external-secrets"),
+                render_variant(name, |s| {
+                    s["istio"]["version"] = json!(v);
+                    external_secrets(s);
+                }),
+            ));
+        }
+        out.push((
+            format!("{name} 1.31 revision 1-24-0"),
+            render_variant(name, |s| s["istio"]["revision"] = json!("1-24-0")),
+        ));
+    }
+    for v in ["1.6", "1.7"] {
+        out.push((
+            format!("{FEDERATION} {v} plaintext"),
+            render_variant(FEDERATION, version(v)),
+        ));
+        out.push((
+            format!("{FEDERATION} {v} external-secrets"),
+            render_variant(FEDERATION, |s| {
+                s["istio"]["version"] = json!(v);
+                external_secrets(s);
+            }),
+        ));
+    }
+    out
+}

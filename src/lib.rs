@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod diag;
 pub mod federation;
+pub mod fsutil;
 pub mod init;
 pub mod istio;
 pub mod model;

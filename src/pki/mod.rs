@@ -95,34 +95,8 @@ pub(crate) fn read_opt(path: &Path) -> Result<Option<String>, PkiError> {
 
 /// Writes `text` to `path` atomically with `mode` (unix permissions).
 pub(crate) fn write_file(path: &Path, text: &str, mode: u32) -> Result<(), PkiError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)
-        .map_err(|e| err(format!("{}: cannot create directory: {e}", dir.display())))?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.meshrender-tmp"));
-    let res = (|| -> std::io::Result<()> {
-        use std::io::Write;
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(mode);
-        }
-        let mut f = opts.open(&tmp)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            f.set_permissions(std::fs::Permissions::from_mode(mode))?;
-        }
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    res.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        err(format!("{}: cannot write: {e}", path.display()))
-    })
+    crate::fsutil::write_atomic(path, text.as_bytes(), mode)
+        .map_err(|e| err(format!("{}: cannot write: {e}", path.display())))
 }
 
 fn signature_algorithm(a: KeyAlgorithm) -> &'static SignatureAlgorithm {

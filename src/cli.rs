@@ -218,8 +218,9 @@ fn prepare(
     mode: pki::Mode,
     scope: Option<&BTreeSet<String>>,
 ) -> Result<Prepared, i32> {
-    let (mesh, warnings) = load_mesh(spec, &display(spec)).map_err(|e| fail(&e))?;
+    let (mut mesh, warnings) = load_mesh(spec, &display(spec)).map_err(|e| fail(&e))?;
     eprint!("{warnings}");
+    mesh.reproduce = reproduce_command(spec, out);
     if let Some(scope) = scope {
         let unknown: Vec<&String> = scope.iter().filter(|c| mesh.cluster(c).is_none()).collect();
         if !unknown.is_empty() {
@@ -263,6 +264,39 @@ fn prepare(
         files,
         analysis,
     })
+}
+
+/// `meshrender render <spec> -o .` with the spec's path relative to the output directory, so
+/// the command is exact when run there and the same wherever the tree was rendered from.
+pub fn reproduce_command(spec: &Path, out: &Path) -> Option<String> {
+    let rel = relative_path(out, spec)?;
+    Some(format!("meshrender render {rel} -o ."))
+}
+
+/// The path of `to` as seen from directory `from`, both taken relative to the current
+/// directory and normalized lexically.
+fn relative_path(from: &Path, to: &Path) -> Option<String> {
+    use std::path::Component;
+    let cwd = std::env::current_dir().ok()?;
+    let norm = |p: &Path| -> Vec<String> {
+        let mut v: Vec<String> = Vec::new();
+        for c in cwd.join(p).components() {
+            match c {
+                Component::ParentDir => {
+                    v.pop();
+                }
+                Component::Normal(s) => v.push(s.to_string_lossy().into_owned()),
+                _ => {}
+            }
+        }
+        v
+    };
+    let (f, t) = (norm(from), norm(to));
+    let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".to_owned(); f.len() - common];
+    parts.extend(t[common..].iter().cloned());
+    let s = parts.join("/");
+    (!s.is_empty() && !s.contains(char::is_whitespace)).then_some(s)
 }
 
 fn event(status: &str, path: &str, cluster: &Option<String>) {

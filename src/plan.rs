@@ -931,6 +931,7 @@ fn readme_context(
         })),
         "clusters": clusters,
         "order": order.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+        "reproduce": mesh.reproduce,
         "verification": mesh.verification.then(|| json!({
             "client": mesh.version.verify_client(),
             "clusters": mesh.clusters.iter().map(|c| json!({"name": c.name, "version": helloworld_version(mesh, c)})).collect::<Vec<_>>(),

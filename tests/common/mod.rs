@@ -29,8 +29,10 @@ pub fn update_golden() -> bool {
 /// Renders the spec at `spec` in memory with its fixture PKI (read-only: tests never create
 /// keys, except under UPDATE_GOLDEN=1 where missing fixture material is generated once).
 pub fn render_spec(spec: &Path) -> BTreeMap<String, Vec<u8>> {
-    let (mesh, _) =
+    let (mut mesh, _) =
         load_mesh(spec, "spec.yaml").unwrap_or_else(|e| panic!("{}: {e}", spec.display()));
+    // What the CLI records for `meshrender render <case>/spec.yaml -o <case>/expected`.
+    mesh.reproduce = Some("meshrender render ../spec.yaml -o .".to_owned());
     let mode = if update_golden() {
         pki::Mode::Generate
     } else {

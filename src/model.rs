@@ -192,6 +192,8 @@ pub struct Mesh {
     /// The command that reproduces the tree, run from the output directory (set by the CLI,
     /// which knows where the spec and the output are): `meshrender render ../mesh.yaml -o .`
     pub reproduce: Option<String>,
+    /// name → position in `clusters`; filled by validation, a hint for [`Mesh::cluster`].
+    pub by_name: std::collections::BTreeMap<String, usize>,
 }
 
 /// The replicated-control-planes model of Istio 1.6–1.7 (`federation:` in the spec).
@@ -241,8 +243,15 @@ impl Mesh {
         )
     }
 
+    /// The cluster named `name` (binary search when `clusters` is sorted by name, as the
+    /// planner's lookups are hot on large meshes; linear otherwise).
     pub fn cluster(&self, name: &str) -> Option<&Cluster> {
-        self.clusters.iter().find(|c| c.name == name)
+        match self.by_name.get(name) {
+            Some(i) if self.clusters.get(*i).is_some_and(|c| c.name == name) => {
+                self.clusters.get(*i)
+            }
+            _ => self.clusters.iter().find(|c| c.name == name),
+        }
     }
 }
 
@@ -251,6 +260,8 @@ impl Mesh {
 pub struct Topology {
     pub multi_network: bool,
     pub clusters: Vec<Facts>,
+    /// name → position in `clusters`.
+    index: std::collections::BTreeMap<String, usize>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -280,9 +291,9 @@ impl Topology {
         if version.is_replicated_control_plane_era() {
             // Replicated control planes: every cluster runs istiod; clusters never read each
             // other and need no east-west gateway (they meet through `federation`).
-            return Topology {
-                multi_network: false,
-                clusters: clusters
+            return Topology::indexed(
+                false,
+                clusters
                     .map(|(name, _, _)| Facts {
                         name: name.clone(),
                         primary: true,
@@ -290,7 +301,7 @@ impl Topology {
                         ..Facts::default()
                     })
                     .collect(),
-            };
+            );
         }
         let multi_network = networks.len() > 1;
         let primaries: Vec<&String> = clusters
@@ -298,21 +309,28 @@ impl Topology {
             .filter(|(_, _, r)| **r == Role::Primary)
             .map(|(n, _, _)| n)
             .collect();
+        let mut served: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+        for (n, _, r) in clusters.clone() {
+            if let Role::Remote { control_plane } = r {
+                served
+                    .entry(control_plane.as_str())
+                    .or_default()
+                    .push(n.clone());
+            }
+        }
+        let all: Vec<&String> = clusters.clone().map(|(n, _, _)| n).collect();
+        let primary_count = primaries.len();
         let facts = clusters
             .clone()
             .map(|(name, _, role)| {
                 let primary = *role == Role::Primary;
-                let mut serves: Vec<String> = clusters
-                    .clone()
-                    .filter(|(_, _, r)| matches!(r, Role::Remote { control_plane } if control_plane == name))
-                    .map(|(n, _, _)| n.clone())
-                    .collect();
+                let mut serves: Vec<String> =
+                    served.get(name.as_str()).cloned().unwrap_or_default();
                 serves.sort();
                 let mut reads: Vec<String> = if primary {
-                    clusters
-                        .clone()
-                        .filter(|(n, _, _)| *n != name)
-                        .map(|(n, _, _)| n.clone())
+                    all.iter()
+                        .filter(|n| **n != name)
+                        .map(|n| (*n).clone())
                         .collect()
                 } else {
                     Vec::new()
@@ -323,7 +341,7 @@ impl Topology {
                     primary,
                     needs_east_west: multi_network || (primary && !serves.is_empty()),
                     runs_istiod: primary || version.remotes_run_istiod(),
-                    read_by_primary: primaries.iter().any(|p| *p != name),
+                    read_by_primary: primary_count > usize::from(primary),
                     expose_services: multi_network && primary,
                     expose_istiod: primary && !serves.is_empty(),
                     serves,
@@ -331,13 +349,23 @@ impl Topology {
                 }
             })
             .collect();
+        Topology::indexed(multi_network, facts)
+    }
+
+    fn indexed(multi_network: bool, clusters: Vec<Facts>) -> Topology {
+        let index = clusters
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name.clone(), i))
+            .collect();
         Topology {
             multi_network,
-            clusters: facts,
+            clusters,
+            index,
         }
     }
 
     pub fn facts(&self, name: &str) -> Option<&Facts> {
-        self.clusters.iter().find(|f| f.name == name)
+        self.index.get(name).map(|i| &self.clusters[*i])
     }
 }

@@ -860,17 +860,30 @@ fn readme_context(
     addresses: &crate::federation::Allocations,
     files: &[PlannedFile],
 ) -> Value {
+    let mut by_cluster: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for x in files {
+        if let Some(c) = &x.cluster {
+            by_cluster
+                .entry(c.as_str())
+                .or_default()
+                .push(x.path.as_str());
+        }
+    }
     let clusters: Vec<Value> = mesh
         .clusters
         .iter()
         .map(|c| {
             let f = topo.facts(&c.name).expect("same list");
             let prefix = format!("clusters/{}/", c.name);
-            let has = |rel: &str| files.iter().any(|x| x.path == format!("{prefix}{rel}"));
-            let files_here: Vec<String> = files
+            let mine = by_cluster
+                .get(c.name.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let has = |rel: &str| mine.iter().any(|p| p.strip_prefix(&prefix) == Some(rel));
+            let files_here: Vec<String> = mine
                 .iter()
-                .filter(|x| x.cluster.as_deref() == Some(c.name.as_str()))
-                .map(|x| x.path[prefix.len()..].to_owned())
+                .filter_map(|p| p.strip_prefix(&prefix))
+                .map(str::to_owned)
                 .collect();
             json!({
                 "name": c.name,

@@ -553,7 +553,15 @@ pub fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) {
         gitops,
         federation,
         reproduce: None,
+        by_name: Default::default(),
     };
+    let mut mesh = mesh;
+    mesh.by_name = mesh
+        .clusters
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.name.clone(), i))
+        .collect();
     (Some(mesh), d)
 }
 

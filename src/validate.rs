@@ -1253,6 +1253,16 @@ fn clusters(spec: &Spec, d: &mut Diagnostics) -> (Vec<ClusterIn>, bool) {
         let path = format!("clusters[{index}]");
         let name = require(spec, &c.name, c.loc, &format!("{path}.name"), d);
         if let Some(n) = name {
+            if n.value == crate::pki::rotate::NEXT_ROOT_DIR || n.value.starts_with("retired-root-")
+            {
+                d.error_help(
+                    Code::E013,
+                    n.loc,
+                    format!("cluster name `{}` is reserved", n.value),
+                    "pki.dir uses `next-root/` and `retired-root-*/` for root rotation; choose another name",
+                );
+                ok = false;
+            }
             if !is_dns1123_label(&n.value) {
                 d.error_help(
                     Code::E013,

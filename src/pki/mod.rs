@@ -164,6 +164,29 @@ fn ca_params(subject: &Subject, cluster: Option<&str>, key: &KeyPair) -> Certifi
     p
 }
 
+/// Loads a private key from PEM text: PKCS#1 (`RSA PRIVATE KEY`), SEC1 (`EC PRIVATE KEY`) or
+/// PKCS#8 (`PRIVATE KEY`). Other blocks in the file (an `EC PARAMETERS` block that
+/// `openssl ecparam -genkey` writes first) are skipped; an encrypted key is named as such.
+pub fn load_key(text: &str) -> Result<KeyPair, String> {
+    let blocks = ::pem::parse_many(text).map_err(|e| format!("not valid PEM: {e}"))?;
+    let Some(block) = blocks.iter().find(|b| b.tag().ends_with("PRIVATE KEY")) else {
+        let tags: Vec<&str> = blocks.iter().map(|b| b.tag()).collect();
+        return Err(format!(
+            "holds no private key (PEM blocks: {}); expected PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY",
+            if tags.is_empty() {
+                "none".to_owned()
+            } else {
+                tags.join(", ")
+            }
+        ));
+    };
+    if block.tag() == "ENCRYPTED PRIVATE KEY" {
+        return Err("the key is encrypted; meshrender needs it unencrypted (e.g. `openssl pkey -in KEY -out KEY.plain`)".to_owned());
+    }
+    KeyPair::from_pem(&::pem::encode(block))
+        .map_err(|e| format!("cannot parse the {} block: {e}", block.tag()))
+}
+
 /// Issues a self-signed root. Returns (certificate PEM, key PEM).
 pub fn issue_root(s: &PkiSettings) -> Result<(String, String), PkiError> {
     let key = generate_key(s.algorithm)?;
@@ -181,7 +204,7 @@ pub fn issue_intermediate(
     root_cert: &str,
     root_key: &str,
 ) -> Result<(String, String), PkiError> {
-    let root_key = KeyPair::from_pem(root_key)
+    let root_key = load_key(root_key)
         .map_err(|e| err(format!("{ROOT_KEY}: cannot load the root key: {e}")))?;
     let issuer = Issuer::from_ca_cert_pem(root_cert, root_key)
         .map_err(|e| err(format!("{ROOT_CERT}: cannot use the root certificate: {e}")))?;
@@ -283,6 +306,14 @@ pub fn load_roots(
             disp(ROOT_CERT)
         )));
     };
+    if der.len() > 1 {
+        return Err(err(format!(
+            "{}: holds {} certificates; the mesh root must be exactly one (during a root rotation the new root lives in {}/)",
+            disp(ROOT_CERT),
+            der.len(),
+            disp(rotate::NEXT_ROOT_DIR)
+        )));
+    }
     let mut problems = verify::verify_root(
         root_der,
         key.as_deref(),
@@ -508,5 +539,28 @@ fn ensure_nl(s: &str) -> String {
         s.to_owned()
     } else {
         format!("{s}\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_load_past_other_pem_blocks_and_refuse_encrypted_ones() {
+        let k = generate_key(KeyAlgorithm::EcdsaP256).unwrap();
+        let params =
+            "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n";
+        let text = format!("{params}{}", k.serialize_pem());
+        let loaded = load_key(&text).unwrap();
+        assert_eq!(loaded.public_key_raw(), k.public_key_raw());
+        let e = load_key(params).err().unwrap();
+        assert!(
+            e.contains("holds no private key (PEM blocks: EC PARAMETERS)"),
+            "{e}"
+        );
+        let enc =
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n";
+        assert!(load_key(enc).err().unwrap().contains("encrypted"));
     }
 }

@@ -111,6 +111,12 @@ pub fn rotate_intermediate(
     ensure(s, clusters, Mode::ReadOnly)?;
     let mut created = Vec::new();
     let roots = load_roots(s, Mode::ReadOnly, &mut created)?;
+    if roots.signing().is_none() {
+        return Err(err(format!(
+            "{}: needed to issue a new intermediate; nothing was changed",
+            display(s, ROOT_KEY)
+        )));
+    }
     let backup = backup_intermediate(s, name)?;
     issue_into(s, name, &roots)?;
     Ok(vec![

@@ -67,8 +67,7 @@ pub fn info(der: &[u8]) -> Result<CertInfo, String> {
 pub fn key_matches(cert_der: &[u8], key_pem: &str) -> Result<bool, String> {
     let (_, cert) =
         parse_x509_certificate(cert_der).map_err(|e| format!("not an X.509 certificate: {e}"))?;
-    let key = rcgen::KeyPair::from_pem(key_pem)
-        .map_err(|e| format!("cannot load the private key: {e}"))?;
+    let key = super::load_key(key_pem).map_err(|e| format!("cannot load the private key: {e}"))?;
     Ok(cert.public_key().subject_public_key.data.as_ref() == key.public_key_raw())
 }
 

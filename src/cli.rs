@@ -239,10 +239,8 @@ fn prepare(
     }
     let (files, material) = render_owned(&mesh, mode).map_err(|e| fail(&e))?;
     for f in &material.created {
-        eprintln!(
-            "pki: created {}/{f}",
-            mesh.pki.dir_display.trim_end_matches('/')
-        );
+        // The path as seen from the working directory (pki.dir is relative to the spec).
+        eprintln!("pki: created {}", mesh.pki.dir.join(f).display());
     }
     let spec_bytes = std::fs::read(spec).map_err(|e| {
         eprintln!("{}: {e}", display(spec));

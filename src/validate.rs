@@ -1476,6 +1476,7 @@ pub fn load_and_validate(text: &str, base: &Path) -> (Option<Mesh>, Diagnostics)
 pub fn spec_base(spec_path: &Path) -> PathBuf {
     match spec_path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
+        // The working directory: an empty base keeps joined paths free of a `./` prefix.
+        _ => PathBuf::new(),
     }
 }

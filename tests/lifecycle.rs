@@ -2,30 +2,11 @@
 //! hand edits, foreign files, --force, pruning a removed cluster, interrupted writes,
 //! --cluster scoping, check/diff exit codes and JSON events.
 
+mod common;
+
+use common::{code, run, stderr, stdout};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-const BIN: &str = env!("CARGO_BIN_EXE_meshrender");
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("runs")
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exit code")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 const SPEC: &str = r#"apiVersion: meshrender/v1alpha1
 kind: Mesh

@@ -12,6 +12,10 @@
 //! Tests that need the `openssl` CLI print a skip message and skip only that part when it is
 //! missing (CI installs it).
 
+mod common;
+
+use common::{code, run, stderr, stdout};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -22,30 +26,8 @@ use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::{X509Certificate, parse_x509_certificate};
 use x509_parser::public_key::PublicKey;
 
-const BIN: &str = env!("CARGO_BIN_EXE_meshrender");
-
 // ---------------------------------------------------------------------------------------------
 // Running the binary
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("runs meshrender")
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exit code")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 /// Runs meshrender and asserts exit code 0, returning the output.
 fn ok(dir: &Path, args: &[&str]) -> Output {

@@ -84,3 +84,27 @@ pub fn cases() -> Vec<PathBuf> {
     v.sort();
     v
 }
+
+/// The meshrender binary built for these tests.
+pub const BIN: &str = env!("CARGO_BIN_EXE_meshrender");
+
+/// Runs meshrender with `args` in `dir`.
+pub fn run(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("runs meshrender")
+}
+
+pub fn code(o: &std::process::Output) -> i32 {
+    o.status.code().expect("exit code")
+}
+
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}

@@ -66,8 +66,11 @@ pub fn load_mesh(path: &Path, display: &str) -> Result<(model::Mesh, String), Fa
 
 /// The clusters whose `cacerts` must be loaded or issued.
 pub fn clusters_needing_ca(mesh: &model::Mesh) -> Vec<String> {
-    mesh.topology()
-        .clusters
+    ca_clusters(&mesh.topology())
+}
+
+fn ca_clusters(topo: &model::Topology) -> Vec<String> {
+    topo.clusters
         .iter()
         .filter(|f| f.runs_istiod)
         .map(|f| f.name.clone())
@@ -91,16 +94,18 @@ pub fn render_owned(
     mesh: &model::Mesh,
     mode: pki::Mode,
 ) -> Result<(BTreeMap<String, output::RenderedFile>, pki::Material), Failure> {
-    let material =
-        pki::ensure(&mesh.pki, &clusters_needing_ca(mesh), mode).map_err(Failure::Pki)?;
+    let topo = mesh.topology();
+    let material = pki::ensure(&mesh.pki, &ca_clusters(&topo), mode).map_err(Failure::Pki)?;
     let addresses = federation::ensure(mesh, mode).map_err(Failure::Pki)?;
-    let plan = plan::plan(mesh, &material, &addresses);
-    let bytes = render::render(&plan).map_err(|e| Failure::Other(e.to_string()))?;
+    let plan = plan::plan(mesh, &topo, &material, &addresses);
+    let mut bytes = render::render(&plan).map_err(|e| Failure::Other(e.to_string()))?;
     let files = plan
         .files
         .into_iter()
         .map(|f| {
-            let b = bytes[&f.path].clone();
+            let b = bytes
+                .remove(&f.path)
+                .expect("render renders every planned file");
             (
                 f.path,
                 output::RenderedFile {

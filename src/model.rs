@@ -192,8 +192,6 @@ pub struct Mesh {
     /// The command that reproduces the tree, run from the output directory (set by the CLI,
     /// which knows where the spec and the output are): `meshrender render ../mesh.yaml -o .`
     pub reproduce: Option<String>,
-    /// name → position in `clusters`; filled by validation, a hint for [`Mesh::cluster`].
-    pub by_name: std::collections::BTreeMap<String, usize>,
 }
 
 /// The replicated-control-planes model of Istio 1.6–1.7 (`federation:` in the spec).
@@ -243,15 +241,8 @@ impl Mesh {
         )
     }
 
-    /// The cluster named `name` (binary search when `clusters` is sorted by name, as the
-    /// planner's lookups are hot on large meshes; linear otherwise).
     pub fn cluster(&self, name: &str) -> Option<&Cluster> {
-        match self.by_name.get(name) {
-            Some(i) if self.clusters.get(*i).is_some_and(|c| c.name == name) => {
-                self.clusters.get(*i)
-            }
-            _ => self.clusters.iter().find(|c| c.name == name),
-        }
+        self.clusters.iter().find(|c| c.name == name)
     }
 }
 

@@ -83,16 +83,40 @@ pub fn remote_key(prefix: &str, cluster: &str, what: &str) -> String {
     format!("{prefix}/{cluster}/{what}")
 }
 
-pub fn plan(mesh: &Mesh, pki: &Material, addresses: &crate::federation::Allocations) -> Plan {
-    let topo = mesh.topology();
+/// What every part of the plan reads: the mesh, its derived topology, the CA material, the
+/// federation addresses, and the clusters by name (lookups are hot on large meshes).
+struct Ctx<'a> {
+    mesh: &'a Mesh,
+    topo: &'a Topology,
+    pki: &'a Material,
+    addresses: &'a crate::federation::Allocations,
+    by_name: std::collections::BTreeMap<&'a str, &'a Cluster>,
+}
+
+impl Ctx<'_> {
+    fn cluster(&self, name: &str) -> Option<&Cluster> {
+        self.by_name.get(name).copied()
+    }
+}
+
+pub fn plan(
+    mesh: &Mesh,
+    topo: &Topology,
+    pki: &Material,
+    addresses: &crate::federation::Allocations,
+) -> Plan {
+    let x = Ctx {
+        mesh,
+        topo,
+        pki,
+        addresses,
+        by_name: mesh.clusters.iter().map(|c| (c.name.as_str(), c)).collect(),
+    };
     let mut files = Vec::new();
     let mut helm = Vec::new();
     for c in &mesh.clusters {
         let f = topo.facts(&c.name).expect("topology covers every cluster");
-        helm.push((
-            c,
-            plan_cluster(mesh, &topo, c, f, pki, addresses, &mut files),
-        ));
+        helm.push((c, plan_cluster(&x, c, f, &mut files)));
     }
     if let Some(g) = &mesh.gitops {
         plan_gitops(mesh, g, &helm, &mut files);
@@ -101,7 +125,7 @@ pub fn plan(mesh: &Mesh, pki: &Material, addresses: &crate::federation::Allocati
         path: "README.md".to_owned(),
         cluster: None,
         template: "README.md.j2",
-        context: readme_context(mesh, &topo, pki, addresses, &files),
+        context: readme_context(mesh, topo, pki, addresses, &files),
     });
     files.push(PlannedFile {
         path: ".sourceignore".to_owned(),
@@ -121,14 +145,12 @@ pub struct ClusterHelm {
 }
 
 fn plan_cluster(
-    mesh: &Mesh,
-    topo: &Topology,
+    x: &Ctx,
     c: &Cluster,
     f: &Facts,
-    pki: &Material,
-    addresses: &crate::federation::Allocations,
     files: &mut Vec<PlannedFile>,
 ) -> Option<ClusterHelm> {
+    let (mesh, topo, pki) = (x.mesh, x.topo, x.pki);
     let v = mesh.version;
     let dir = format!("clusters/{}", c.name);
     let mut add = |rel: String, template: &'static str, mut context: Value| {
@@ -209,7 +231,7 @@ fn plan_cluster(
     }
 
     // install/istiooperator.yaml and Helm values
-    let primary_of = c.control_plane().and_then(|p| mesh.cluster(p));
+    let primary_of = c.control_plane().and_then(|p| x.cluster(p));
     let remote_pilot_address = primary_of
         .and_then(|p| p.east_west.as_ref())
         .map(|g| g.address.clone());
@@ -267,7 +289,7 @@ fn plan_cluster(
                 "node_port": c.east_west.as_ref().is_some_and(|g| g.node_port),
             }),
         );
-        plan_federation(mesh, c, addresses, &mut add, &mut resources);
+        plan_federation(x, c, &mut add, &mut resources);
     } else {
         add(
             "install/istiooperator.yaml".into(),
@@ -452,7 +474,7 @@ fn plan_cluster(
         resources.push("reader-token.yaml".to_owned());
     }
     for peer_name in &f.reads {
-        let peer = mesh.cluster(peer_name).expect("reads names clusters");
+        let peer = x.cluster(peer_name).expect("reads names clusters");
         let api_server = peer
             .api_server
             .as_ref()
@@ -535,20 +557,21 @@ fn plan_cluster(
 
 /// ServiceEntries for the `*.global` services `c` consumes, and its CoreDNS stub.
 fn plan_federation(
-    mesh: &Mesh,
+    x: &Ctx,
     c: &Cluster,
-    addresses: &crate::federation::Allocations,
     add: &mut impl FnMut(String, &'static str, Value),
     resources: &mut Vec<String>,
 ) {
-    let Some(fed) = &mesh.federation else { return };
-    let mine = addresses.get(&c.name);
+    let Some(fed) = &x.mesh.federation else {
+        return;
+    };
+    let mine = x.addresses.get(&c.name);
     for s in fed
         .services
         .iter()
         .filter(|s| s.consumers.contains(&c.name))
     {
-        let exporter = mesh.cluster(&s.cluster).expect("validated");
+        let exporter = x.cluster(&s.cluster).expect("validated");
         let gw = exporter
             .east_west
             .as_ref()
@@ -566,7 +589,7 @@ fn plan_federation(
                 "host": s.global_host(),
                 "service": s.key(),
                 "exporter": s.cluster,
-                "version": mesh.version.to_string(),
+                "version": x.mesh.version.to_string(),
                 "ports": s.ports.iter().map(|p| json!({"name": p.name, "number": p.number, "protocol": p.protocol})).collect::<Vec<_>>(),
                 "resolution": if is_ip { "STATIC" } else { "DNS" },
                 "address": address.to_string(),

@@ -347,16 +347,17 @@ pub fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) {
     }
 
     // Topology rules: who needs a gateway address, who must be readable.
-    if let Some(v) = version
-        && !replicated_era
-        && !clusters.is_empty()
-    {
-        let topo = Topology::derive(
+    let topo = version.filter(|_| !clusters.is_empty()).map(|v| {
+        Topology::derive(
             v,
             clusters
                 .iter()
                 .map(|c| (&c.name.value, &c.network, &c.role)),
-        );
+        )
+    });
+    if let Some(topo) = &topo
+        && !replicated_era
+    {
         for c in &clusters {
             let f = topo
                 .facts(&c.name.value)
@@ -457,15 +458,7 @@ pub fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) {
 
     // Secrets delivery.
     let secrets = secrets_mode(spec, mesh_id.as_deref().unwrap_or(""), &mut d);
-    if let Some(v) = version
-        && !clusters.is_empty()
-    {
-        let topo = Topology::derive(
-            v,
-            clusters
-                .iter()
-                .map(|c| (&c.name.value, &c.network, &c.role)),
-        );
+    if let Some(topo) = &topo {
         let renders_secret = topo.clusters.iter().any(|f| f.runs_istiod);
         let mode_given = spec.written.contains("secrets.mode");
         if renders_secret && !mode_given {
@@ -553,15 +546,7 @@ pub fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) {
         gitops,
         federation,
         reproduce: None,
-        by_name: Default::default(),
     };
-    let mut mesh = mesh;
-    mesh.by_name = mesh
-        .clusters
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.name.clone(), i))
-        .collect();
     (Some(mesh), d)
 }
 

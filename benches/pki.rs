@@ -10,9 +10,12 @@
 //! Prints median and minimum wall time of each measurement. Without `--bench` (e.g.
 //! `cargo test --benches`) it runs once with 2 intermediates as a smoke test.
 
+mod common;
+
+use common::{fmt, measure};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use meshrender::model::{KeyAlgorithm, PkiSettings, Subject};
 use meshrender::pki::{issue_intermediate, issue_root};
@@ -220,33 +223,6 @@ fn openssl_issue(a: KeyAlgorithm, n: usize) -> usize {
         issued += 1;
     }
     issued
-}
-
-/// Runs `f` `runs` times; returns (median, min) and the last result.
-fn measure<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, Duration, T) {
-    let mut times = Vec::with_capacity(runs);
-    let mut last = None;
-    for _ in 0..runs {
-        let start = Instant::now();
-        let r = f();
-        times.push(start.elapsed());
-        last = Some(r);
-    }
-    times.sort();
-    (
-        times[times.len() / 2],
-        times[0],
-        last.expect("at least one run"),
-    )
-}
-
-fn fmt(d: Duration) -> String {
-    let s = d.as_secs_f64();
-    if s >= 1.0 {
-        format!("{s:.2} s")
-    } else {
-        format!("{:.1} ms", s * 1e3)
-    }
 }
 
 fn main() {

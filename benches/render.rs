@@ -16,6 +16,10 @@
 //!
 //! Without `--bench` (e.g. `cargo test --benches`) it runs once on 12 clusters as a smoke test.
 
+mod common;
+
+use common::{fmt, measure};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -130,28 +134,6 @@ fn binary() -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
-/// Runs `f` `runs` times; returns (median, min).
-fn measure(runs: usize, mut f: impl FnMut()) -> (Duration, Duration) {
-    let mut times: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    (times[times.len() / 2], times[0])
-}
-
-fn fmt(d: Duration) -> String {
-    let s = d.as_secs_f64();
-    if s >= 1.0 {
-        format!("{s:.2} s")
-    } else {
-        format!("{:.1} ms", s * 1e3)
-    }
-}
-
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
     let runs: usize = if bench {
@@ -211,13 +193,13 @@ fn main() {
 
         let scratch = tempfile::tempdir().unwrap();
         let mut i = 0;
-        let (a_med, a_min) = measure(runs, || {
+        let (a_med, a_min, ()) = measure(runs, || {
             i += 1;
             let out = scratch.path().join(format!("out{i}"));
             render_into(&m.spec, &out, pki::Mode::ReadOnly);
         });
         drop(scratch);
-        let (b_med, b_min) = measure(runs, || {
+        let (b_med, b_min, ()) = measure(runs, || {
             assert_eq!(check(&m.spec, &m.out), 0);
         });
         let c = bin.as_ref().map(|b| {
@@ -240,7 +222,9 @@ fn main() {
         if n == 100 {
             check_100 = Some((b_med, c.map(|c| c.0)));
         }
-        let (c_med, c_min) = c.map_or(("-".to_owned(), "-".to_owned()), |(a, b)| (fmt(a), fmt(b)));
+        let (c_med, c_min) = c.map_or(("-".to_owned(), "-".to_owned()), |(a, b, ())| {
+            (fmt(a), fmt(b))
+        });
         println!(
             "{:>8} {:>9} {:>9} {:>8.1}  {:>13} {:>13}  {:>13} {:>13}  {:>13} {:>13}",
             n,

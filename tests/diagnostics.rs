@@ -575,6 +575,7 @@ fn no_panics_on_mutated_specs() {
         }
     }
     assert!(inputs.len() >= 300, "only {} inputs", inputs.len());
+    eprintln!("no-panic check over {} inputs", inputs.len());
 
     let mut panics = Vec::new();
     for (base, text) in &inputs {

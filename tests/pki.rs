@@ -1516,55 +1516,38 @@ fn pki_status_lists_every_certificate() {
 // Bugs found while writing these tests (see the ignore reasons)
 
 #[test]
-fn a_root_file_with_two_certificates_is_refused_or_used_consistently() {
+fn a_root_file_with_two_certificates_is_refused() {
     let (_t, d) = byo("root-only");
     let mut root = read(&d.join("pki/root-cert.pem"));
     root.push_str(&read(&broken("other-root/root-cert.pem")));
     std::fs::write(d.join("pki/root-cert.pem"), root).unwrap();
     let o = run(&d, &["render", "mesh.yaml", "-o", "out"]);
-    if code(&o) == 0 {
-        // Whatever render wrote, it must accept on the next run.
-        let o = run(&d, &["check", "mesh.yaml", "-o", "out"]);
-        assert_eq!(
-            code(&o),
-            0,
-            "render accepted the PKI, check rejects it:\n{}",
-            stderr(&o)
-        );
-    } else {
-        assert_eq!(code(&o), 2);
-        assert!(stderr(&o).contains("pki/root-cert.pem"), "{}", stderr(&o));
-        assert!(!d.join("pki/c1").exists(), "nothing issued");
-    }
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "PKI: pki/root-cert.pem: holds 2 certificates; the mesh root must be exactly one"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!d.join("pki/c1").exists(), "nothing issued");
+    assert!(!d.join("out").exists(), "nothing rendered");
 }
 
 #[test]
-fn a_cluster_named_next_root_survives_a_root_rotation() {
+fn a_cluster_named_next_root_is_refused() {
+    // pki.dir/next-root/ holds the new root during a rotation, so the name is reserved.
     let (_t, d) = setup("keyAlgorithm: ecdsa-p256", false);
     let text = read(&d.join("mesh.yaml")).replace("name: c3", "name: next-root");
     std::fs::write(d.join("mesh.yaml"), text).unwrap();
     let o = run(&d, &["render", "mesh.yaml", "-o", "out"]);
-    if code(&o) != 0 {
-        // Refusing the name up front is a fix too.
-        assert!(stderr(&o).contains("next-root"), "{}", stderr(&o));
-        return;
-    }
-    let before = snapshot(&d.join("pki"));
-    let o = rotate_root(&d, "1");
-    if code(&o) != 0 {
-        assert_eq!(
-            snapshot(&d.join("pki")),
-            before,
-            "a refused step must change nothing"
-        );
-        return;
-    }
-    render(&d);
-    ok(&d, &["check", "mesh.yaml", "-o", "out"]);
-    ok(&d, &["pki", "rotate-root", "mesh.yaml", "--step", "2"]);
-    ok(&d, &["pki", "rotate-root", "mesh.yaml", "--step", "3"]);
-    render(&d);
-    ok(&d, &["check", "mesh.yaml", "-o", "out"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("error[E013]: cluster name `next-root` is reserved"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!d.join("pki").exists(), "nothing generated");
 }
 
 #[test]

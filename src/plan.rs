@@ -662,6 +662,19 @@ fn plan_verification(mesh: &Mesh, c: &Cluster, add: &mut impl FnMut(String, &'st
     );
 }
 
+/// `meshID` (a label value: may hold `_`, `.` and upper case) as the start of a Kubernetes
+/// object name: lower case, anything else than `[a-z0-9-]` turned into `-`.
+pub fn object_name(mesh_id: &str) -> String {
+    let s: String = mesh_id
+        .chars()
+        .map(|c| match c.to_ascii_lowercase() {
+            c @ ('a'..='z' | '0'..='9') => c,
+            _ => '-',
+        })
+        .collect();
+    s.trim_matches('-').to_owned()
+}
+
 fn plan_gitops(
     mesh: &Mesh,
     g: &crate::model::Gitops,
@@ -688,19 +701,19 @@ fn plan_gitops(
             None,
             "gitops/applicationset.yaml.j2",
             json!({
-                "name": format!("{}-clusters", mesh.mesh_id.to_ascii_lowercase()),
+                "name": format!("{}-clusters", object_name(&mesh.mesh_id)),
                 "namespace": a.namespace,
                 "project": a.project,
                 "repo_url": g.repo_url,
                 "revision": g.revision,
                 "clusters_glob": g.repo_path("clusters/*"),
                 "cluster_names": mesh.clusters.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "),
-                "app_name": format!("{}-{{{{ .path.basename }}}}", mesh.mesh_id.to_ascii_lowercase()),
+                "app_name": format!("{}-{{{{ .path.basename }}}}", object_name(&mesh.mesh_id)),
             }),
         );
     }
     if let Some(fx) = &g.flux {
-        let mesh_name = mesh.mesh_id.to_ascii_lowercase();
+        let mesh_name = object_name(&mesh.mesh_id);
         let mut index = vec!["sources.yaml".to_owned()];
         add(
             "gitops/flux/sources.yaml".into(),
@@ -974,4 +987,13 @@ fn readme_context(
             "versions": verify_versions(mesh),
         })),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn mesh_ids_become_object_names() {
+        assert_eq!(super::object_name("Prod_Mesh.1"), "prod-mesh-1");
+        assert_eq!(super::object_name("mesh1"), "mesh1");
+    }
 }

@@ -49,7 +49,6 @@ pub struct ClusterCa {
 
 #[derive(Clone, Debug)]
 pub struct Material {
-    pub root_cert: String,
     /// The root-rotation step in progress (1 or 2), if any.
     pub rotation: Option<u8>,
     pub clusters: BTreeMap<String, ClusterCa>,
@@ -511,7 +510,6 @@ pub fn ensure(s: &PkiSettings, clusters: &[String], mode: Mode) -> Result<Materi
     }
     created.sort();
     Ok(Material {
-        root_cert: roots.cert.clone(),
         rotation: roots.rotation,
         clusters: out,
         created,

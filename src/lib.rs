@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod diag;
+mod digest;
 pub mod federation;
 pub mod fsutil;
 pub mod init;
@@ -14,10 +15,11 @@ pub mod istio;
 pub mod model;
 pub mod output;
 pub mod pki;
-pub mod plan;
-pub mod render;
+mod plan;
+mod render;
 pub mod spec;
 pub mod validate;
+mod yaml;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -97,7 +99,10 @@ pub fn render_owned(
     let topo = mesh.topology();
     let material = pki::ensure(&mesh.pki, &ca_clusters(&topo), mode).map_err(Failure::Pki)?;
     let addresses = federation::ensure(mesh, mode).map_err(Failure::Pki)?;
-    let plan = plan::plan(mesh, &topo, &material, &addresses);
+    let options = plan::Options {
+        reproduce: mesh.reproduce.clone(),
+    };
+    let plan = plan::plan(mesh, &topo, &material, &addresses, &options);
     let mut bytes = render::render(&plan).map_err(|e| Failure::Other(e.to_string()))?;
     let files = plan
         .files

@@ -11,15 +11,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 pub const MANIFEST: &str = ".meshrender/owned.json";
 use crate::fsutil::{TMP_SUFFIX, write_atomic};
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    let d = Sha256::digest(bytes);
-    d.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::digest::sha256_hex;
 
 /// One rendered file: its bytes and the cluster it belongs to (`None`: mesh-wide).
 #[derive(Clone, Debug, PartialEq, Eq)]

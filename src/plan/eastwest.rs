@@ -1,0 +1,122 @@
+//! `install/eastwest-gateway.yaml`: what Istio's `gen-eastwest-gateway.sh` prints for the
+//! target version (four shapes: 1.8, 1.9–1.10, 1.11, 1.12+), and its Helm values from 1.24.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Applied, ClusterFiles, Ctx, helm};
+use crate::istio::EastWestShape;
+
+#[derive(Serialize)]
+struct Env<'a> {
+    comment: &'static str,
+    name: &'static str,
+    value: &'a str,
+}
+
+#[derive(Serialize)]
+struct Port {
+    name: &'static str,
+    port: u16,
+}
+
+#[derive(Serialize)]
+struct Gateway<'a> {
+    version: String,
+    script_args: String,
+    has_revision: bool,
+    revision: &'a str,
+    hub: &'a Option<String>,
+    tag: &'a Option<String>,
+    network: &'a str,
+    env: Vec<Env<'a>>,
+    ports: [Port; 4],
+    injection_template: bool,
+    node_port: bool,
+    mesh_id: Option<&'a str>,
+}
+
+/// Plans the gateway input; returns its Helm values when the version has them.
+pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) -> Option<Value> {
+    if !out.f.needs_east_west {
+        return None;
+    }
+    let (mesh, c) = (x.mesh, out.c);
+    let v = mesh.version;
+    let node_port = c.east_west.as_ref().is_some_and(|g| g.node_port);
+    let shape = v.eastwest_shape();
+    let legacy = shape == EastWestShape::V1_8;
+    let pick = |old: &'static str, new: &'static str| if legacy { old } else { new };
+    let ports = [
+        Port {
+            name: "status-port",
+            port: 15021,
+        },
+        Port {
+            name: pick("mtls", "tls"),
+            port: 15443,
+        },
+        Port {
+            name: pick("tcp-istiod", "tls-istiod"),
+            port: 15012,
+        },
+        Port {
+            name: pick("tcp-webhook", "tls-webhook"),
+            port: 15017,
+        },
+    ];
+    let mut env = Vec::new();
+    let sni_dnat = match shape {
+        EastWestShape::V1_8 | EastWestShape::V1_9 => {
+            Some("sni-dnat adds the clusters required for AUTO_PASSTHROUGH mode")
+        }
+        EastWestShape::V1_11 => Some(
+            "sni-dnat adds the clusters required for AUTO_PASSTHROUGH mode (not required in Istio 1.11+, kept as the script does)",
+        ),
+        EastWestShape::Current => None,
+    };
+    if let Some(comment) = sni_dnat {
+        env.push(Env {
+            comment,
+            name: "ISTIO_META_ROUTER_MODE",
+            value: "sni-dnat",
+        });
+    }
+    env.push(Env {
+        comment: "traffic through this gateway should be routed inside the network",
+        name: "ISTIO_META_REQUESTED_NETWORK_VIEW",
+        value: &c.network,
+    });
+    let mut script_args = if shape == EastWestShape::Current {
+        format!("--network {}", c.network)
+    } else {
+        format!(
+            "--mesh {} --cluster {} --network {}",
+            mesh.mesh_id, c.name, c.network
+        )
+    };
+    if let (Some(r), false) = (&mesh.revision, legacy) {
+        script_args.push_str(&format!(" --revision {r}"));
+    }
+    out.add(
+        "install/eastwest-gateway.yaml",
+        "eastwest-gateway.yaml.j2",
+        Applied::No,
+        Gateway {
+            version: v.to_string(),
+            script_args,
+            has_revision: !legacy,
+            revision: mesh.revision.as_deref().unwrap_or_default(),
+            hub: &mesh.hub,
+            tag: &mesh.tag,
+            network: &c.network,
+            env,
+            ports,
+            injection_template: matches!(shape, EastWestShape::V1_11 | EastWestShape::Current),
+            node_port,
+            mesh_id: (shape != EastWestShape::Current).then_some(mesh.mesh_id.as_str()),
+        },
+    );
+    v.has_helm_values()
+        .then(|| helm::plan_gateway(x, node_port, out))
+}

@@ -1,0 +1,224 @@
+//! Mesh → plan: which file, from which template, with which context. Nothing is rendered here.
+//!
+//! All names, ports, labels and version-dependent shapes are decided in this folder (with the
+//! gates of `istio`), so templates only lay values out. One file per family of output files,
+//! in the order of the output layout; each family adds its files to a [`ClusterFiles`] (or, for
+//! mesh-wide files, to the plan) with a typed context. Whether a file is applied to the
+//! cluster is said where the file is planned; the kustomizations are derived from that.
+
+mod cacerts;
+mod eastwest;
+mod exposure;
+mod federation;
+mod gitops;
+mod helm;
+mod install;
+mod kustomization;
+mod names;
+mod namespace;
+mod reader_token;
+mod readme;
+mod remote_secrets;
+mod verification;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::federation::Allocations;
+use crate::model::{Cluster, Facts, Mesh, Topology};
+use crate::pki::Material;
+
+pub(crate) const HEADER: &str =
+    "# Rendered by meshrender. Do not edit: change the spec and render again.";
+
+/// What the caller knows that the spec does not say.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// The command that reproduces the tree, run from the output directory (the CLI knows
+    /// where the spec and the output are): `meshrender render ../mesh.yaml -o .`
+    pub reproduce: Option<String>,
+}
+
+/// How a planned file reaches the cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub(crate) enum Applied {
+    /// Not applied as is: inputs of istioctl or Helm, kustomizations, notes.
+    No,
+    /// Listed in the cluster's `kustomization.yaml`.
+    Cluster,
+    /// Listed in the verification bundle's own `verify/kustomization.yaml`.
+    Verify,
+}
+
+/// One output file.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct PlannedFile {
+    /// Path relative to the output directory, with `/` separators.
+    pub path: String,
+    /// The cluster this file belongs to; `None` for mesh-wide files.
+    pub cluster: Option<String>,
+    pub template: &'static str,
+    pub context: Value,
+    pub applied: Applied,
+}
+
+/// Every file of the output tree, sorted by path.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Plan {
+    pub files: Vec<PlannedFile>,
+}
+
+/// A template context as typed data, turned into the value the renderer reads.
+fn context(body: impl Serialize) -> Value {
+    serde_json::to_value(body).expect("plan contexts are plain data")
+}
+
+/// A key/value pair of a label, annotation or env list, in the order given.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct KeyValue {
+    pub key: &'static str,
+    pub value: String,
+}
+
+pub(crate) fn kv(pairs: &[(&'static str, String)]) -> Vec<KeyValue> {
+    pairs
+        .iter()
+        .map(|(key, value)| KeyValue {
+            key,
+            value: value.clone(),
+        })
+        .collect()
+}
+
+/// What every part of the plan reads: the mesh, its derived topology, the CA material, the
+/// federation addresses, and the clusters by name (lookups are hot on large meshes).
+pub(crate) struct Ctx<'a> {
+    pub mesh: &'a Mesh,
+    pub topo: &'a Topology,
+    pub pki: &'a Material,
+    pub addresses: &'a Allocations,
+    pub options: &'a Options,
+    by_name: BTreeMap<&'a str, &'a Cluster>,
+}
+
+impl Ctx<'_> {
+    pub fn cluster(&self, name: &str) -> Option<&Cluster> {
+        self.by_name.get(name).copied()
+    }
+}
+
+/// The files of one cluster, as they are planned: every one is `clusters/<name>/<rel>`, and
+/// its context carries the header and the cluster name.
+pub(crate) struct ClusterFiles<'a> {
+    pub c: &'a Cluster,
+    pub f: &'a Facts,
+    files: Vec<PlannedFile>,
+}
+
+#[derive(Serialize)]
+struct ClusterPage<'a, T> {
+    header: &'static str,
+    cluster: &'a str,
+    #[serde(flatten)]
+    body: T,
+}
+
+impl<'a> ClusterFiles<'a> {
+    fn new(c: &'a Cluster, f: &'a Facts) -> Self {
+        ClusterFiles {
+            c,
+            f,
+            files: Vec::new(),
+        }
+    }
+
+    pub fn add(
+        &mut self,
+        rel: impl Into<String>,
+        template: &'static str,
+        applied: Applied,
+        body: impl Serialize,
+    ) {
+        let rel = rel.into();
+        self.files.push(PlannedFile {
+            path: format!("clusters/{}/{rel}", self.c.name),
+            cluster: Some(self.c.name.clone()),
+            template,
+            context: context(ClusterPage {
+                header: HEADER,
+                cluster: &self.c.name,
+                body,
+            }),
+            applied,
+        });
+    }
+
+    /// The applied files of the given kind, relative to `under` (inside the cluster directory),
+    /// in planning order.
+    pub fn applied(&self, kind: Applied, under: &str) -> Vec<String> {
+        let prefix = format!("clusters/{}/{under}", self.c.name);
+        self.files
+            .iter()
+            .filter(|x| x.applied == kind)
+            .filter_map(|x| x.path.strip_prefix(&prefix).map(str::to_owned))
+            .collect()
+    }
+}
+
+/// Plans the whole output tree.
+pub(crate) fn plan(
+    mesh: &Mesh,
+    topo: &Topology,
+    pki: &Material,
+    addresses: &Allocations,
+    options: &Options,
+) -> Plan {
+    let x = Ctx {
+        mesh,
+        topo,
+        pki,
+        addresses,
+        options,
+        by_name: mesh.clusters.iter().map(|c| (c.name.as_str(), c)).collect(),
+    };
+    let mut files = Vec::new();
+    let mut helm = Vec::new();
+    for c in &mesh.clusters {
+        let f = topo.facts(&c.name).expect("topology covers every cluster");
+        let (cluster_files, values) = plan_cluster(&x, c, f);
+        files.extend(cluster_files);
+        helm.push((c, values));
+    }
+    if let Some(g) = &mesh.gitops {
+        gitops::plan(mesh, g, &helm, &mut files);
+    }
+    readme::plan(&x, &mut files);
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Plan { files }
+}
+
+/// Every file of one cluster, family by family, and its Helm values (for GitOps).
+fn plan_cluster(x: &Ctx, c: &Cluster, f: &Facts) -> (Vec<PlannedFile>, Option<helm::ClusterHelm>) {
+    let mut out = ClusterFiles::new(c, f);
+    namespace::plan(x, &mut out);
+    cacerts::plan(x, &mut out);
+    let inputs = install::plan(x, &mut out);
+    if x.mesh.version.is_replicated_control_plane_era() {
+        federation::plan(x, &mut out);
+    }
+    let mut values = helm::plan(x, &inputs, &mut out);
+    let gateway_values = eastwest::plan(x, &mut out);
+    if let (Some(h), Some(g)) = (values.as_mut(), gateway_values) {
+        h.gateway = Some(g);
+    }
+    exposure::plan(x, &mut out);
+    reader_token::plan(&mut out);
+    remote_secrets::plan(x, &mut out);
+    if x.mesh.verification {
+        verification::plan(x.mesh, &mut out);
+    }
+    kustomization::plan(x.mesh, &mut out);
+    (out.files, values)
+}

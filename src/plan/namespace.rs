@@ -1,0 +1,39 @@
+//! `namespace.yaml`: the `istio-system` Namespace, with the network label (multi-network)
+//! and, on a remote from Istio 1.16, the `controlPlaneClusters` annotation.
+
+use serde::Serialize;
+
+use super::{Applied, ClusterFiles, Ctx, KeyValue, kv};
+use crate::model::Role;
+
+#[derive(Serialize)]
+struct Namespace {
+    labels: Vec<KeyValue>,
+    annotations: Vec<KeyValue>,
+}
+
+pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) {
+    let c = out.c;
+    let mut labels = Vec::new();
+    if x.topo.multi_network {
+        labels.push(("topology.istio.io/network", c.network.clone()));
+    }
+    let mut annotations = Vec::new();
+    if let Role::Remote { control_plane } = &c.role
+        && x.mesh.version.has_control_plane_clusters_annotation()
+    {
+        annotations.push((
+            "topology.istio.io/controlPlaneClusters",
+            control_plane.clone(),
+        ));
+    }
+    out.add(
+        "namespace.yaml",
+        "namespace.yaml.j2",
+        Applied::Cluster,
+        Namespace {
+            labels: kv(&labels),
+            annotations: kv(&annotations),
+        },
+    );
+}

@@ -1,0 +1,248 @@
+//! `README.md` (what was rendered, the apply order, what to upload, how to verify) and
+//! `.sourceignore`, the mesh-wide files planned last, from every other planned file.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::names::helloworld_version;
+use super::{Applied, Ctx, HEADER, PlannedFile, context};
+use crate::model::{Cluster, SecretsMode};
+
+#[derive(Serialize)]
+struct ClusterRow<'a> {
+    name: &'a str,
+    network: &'a str,
+    primary: bool,
+    control_plane: Option<&'a str>,
+    serves: &'a [String],
+    reads: &'a [String],
+    address: Option<&'a str>,
+    has_cacerts: bool,
+    has_eastwest: bool,
+    has_reader_token: bool,
+    files: Vec<&'a str>,
+}
+
+#[derive(Serialize)]
+struct AddressRow<'a> {
+    cluster: &'a str,
+    host: String,
+    address: String,
+}
+
+#[derive(Serialize)]
+struct ArgoCd<'a> {
+    namespace: &'a str,
+}
+
+#[derive(Serialize)]
+struct Flux<'a> {
+    namespace: &'a str,
+    path: String,
+    source: String,
+}
+
+#[derive(Serialize)]
+struct Gitops<'a> {
+    argocd: Option<ArgoCd<'a>>,
+    flux: Option<Flux<'a>>,
+    path: &'a str,
+}
+
+#[derive(Serialize)]
+struct VerifyCluster<'a> {
+    name: &'a str,
+    version: &'static str,
+}
+
+#[derive(Serialize)]
+struct Verification<'a> {
+    client: &'static str,
+    clusters: Vec<VerifyCluster<'a>>,
+    versions: Vec<&'static str>,
+}
+
+#[derive(Serialize)]
+struct Readme<'a> {
+    header: &'static str,
+    mesh_id: &'a str,
+    version: String,
+    revision: &'a Option<String>,
+    multi_network: bool,
+    helm: bool,
+    plaintext: bool,
+    external_secrets: bool,
+    store: Option<String>,
+    key_prefix: Option<&'a str>,
+    pki_dir: &'a str,
+    rotation: Option<u8>,
+    federation: Option<Vec<AddressRow<'a>>>,
+    gitops: Option<Gitops<'a>>,
+    clusters: Vec<ClusterRow<'a>>,
+    order: Vec<&'a str>,
+    reproduce: &'a Option<String>,
+    verification: Option<Verification<'a>>,
+}
+
+#[derive(Serialize)]
+struct SourceIgnore {
+    header: &'static str,
+}
+
+pub(super) fn plan(x: &Ctx, files: &mut Vec<PlannedFile>) {
+    let readme = context(readme(x, files));
+    for (path, template, context) in [
+        ("README.md", "README.md.j2", readme),
+        (
+            ".sourceignore",
+            "sourceignore.j2",
+            context(SourceIgnore { header: HEADER }),
+        ),
+    ] {
+        files.push(PlannedFile {
+            path: path.to_owned(),
+            cluster: None,
+            template,
+            context,
+            applied: Applied::No,
+        });
+    }
+}
+
+fn readme<'a>(x: &'a Ctx, files: &'a [PlannedFile]) -> Readme<'a> {
+    let mesh = x.mesh;
+    let (store, key_prefix) = match &mesh.secrets {
+        SecretsMode::ExternalSecrets {
+            store_kind,
+            store_name,
+            key_prefix,
+        } => (
+            Some(format!("{store_kind}/{store_name}")),
+            Some(key_prefix.as_str()),
+        ),
+        _ => (None, None),
+    };
+    // Primaries first: remotes need their primary's istiod and east-west gateway.
+    let mut order: Vec<&str> = mesh
+        .clusters
+        .iter()
+        .filter(|c| c.is_primary())
+        .map(|c| c.name.as_str())
+        .collect();
+    order.extend(
+        mesh.clusters
+            .iter()
+            .filter(|c| !c.is_primary())
+            .map(|c| c.name.as_str()),
+    );
+    Readme {
+        header: HEADER,
+        mesh_id: &mesh.mesh_id,
+        version: mesh.version.to_string(),
+        revision: &mesh.revision,
+        multi_network: x.topo.multi_network,
+        helm: mesh.version.has_helm_values(),
+        plaintext: mesh.secrets == SecretsMode::Plaintext,
+        external_secrets: store.is_some(),
+        store,
+        key_prefix,
+        pki_dir: &mesh.pki.dir_display,
+        rotation: x.pki.rotation,
+        federation: federation_rows(x),
+        gitops: mesh.gitops.as_ref().map(|g| Gitops {
+            argocd: g.argocd.as_ref().map(|a| ArgoCd {
+                namespace: &a.namespace,
+            }),
+            flux: g.flux.as_ref().map(|f| Flux {
+                namespace: &f.namespace,
+                path: g.repo_path("gitops/flux"),
+                source: format!("{}/{}", f.source_kind, f.source_name),
+            }),
+            path: if g.path.is_empty() { "." } else { &g.path },
+        }),
+        clusters: cluster_rows(x, files),
+        order,
+        reproduce: &x.options.reproduce,
+        verification: mesh.verification.then(|| verification(x)),
+    }
+}
+
+fn cluster_rows<'a>(x: &'a Ctx, files: &'a [PlannedFile]) -> Vec<ClusterRow<'a>> {
+    let mut by_cluster: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for f in files {
+        if let Some(c) = &f.cluster {
+            by_cluster.entry(c).or_default().push(&f.path);
+        }
+    }
+    x.mesh
+        .clusters
+        .iter()
+        .map(|c| {
+            let f = x.topo.facts(&c.name).expect("same list");
+            let prefix = format!("clusters/{}/", c.name);
+            let here: Vec<&str> = by_cluster
+                .get(c.name.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|p| p.strip_prefix(prefix.as_str()))
+                .collect();
+            let has = |rel: &str| here.contains(&rel);
+            ClusterRow {
+                name: &c.name,
+                network: &c.network,
+                primary: f.primary,
+                control_plane: c.control_plane(),
+                serves: &f.serves,
+                reads: &f.reads,
+                address: c.east_west.as_ref().map(|g| g.address.as_str()),
+                has_cacerts: has("cacerts.yaml"),
+                has_eastwest: has("install/eastwest-gateway.yaml"),
+                has_reader_token: has("reader-token.yaml"),
+                files: here,
+            }
+        })
+        .collect()
+}
+
+fn federation_rows<'a>(x: &'a Ctx) -> Option<Vec<AddressRow<'a>>> {
+    let fed = x.mesh.federation.as_ref()?;
+    let mut rows = Vec::new();
+    for (cluster, m) in x.addresses {
+        for (key, address) in m {
+            let host = fed
+                .services
+                .iter()
+                .find(|s| &s.key() == key)
+                .map(|s| s.global_host())
+                .unwrap_or_default();
+            rows.push(AddressRow {
+                cluster,
+                host,
+                address: address.to_string(),
+            });
+        }
+    }
+    Some(rows)
+}
+
+fn verification<'a>(x: &'a Ctx) -> Verification<'a> {
+    let mesh = x.mesh;
+    let clusters: Vec<VerifyCluster> = mesh
+        .clusters
+        .iter()
+        .map(|c: &Cluster| VerifyCluster {
+            name: &c.name,
+            version: helloworld_version(mesh, c),
+        })
+        .collect();
+    let mut versions: Vec<&'static str> = clusters.iter().map(|c| c.version).collect();
+    versions.sort_unstable();
+    versions.dedup();
+    Verification {
+        client: mesh.version.verify_client(),
+        clusters,
+        versions,
+    }
+}

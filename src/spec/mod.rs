@@ -28,66 +28,93 @@ impl Sp<String> {
     }
 }
 
+/// A field of a mapping as decoding found it: never written, written without a value
+/// (`key:` or `key: ~`), written with a value of the wrong type (already reported), or
+/// written with a value. Validation tells "missing" from "invalid" by this alone.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Field<T> {
+    #[default]
+    Absent,
+    Null(Loc),
+    Invalid(Loc),
+    Value(Sp<T>),
+}
+
+impl<T> Field<T> {
+    /// The decoded value, if there is one.
+    pub fn value(&self) -> Option<&Sp<T>> {
+        match self {
+            Field::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The field has a (valid or invalid) non-null value.
+    pub fn is_written(&self) -> bool {
+        matches!(self, Field::Value(_) | Field::Invalid(_))
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Field::Null(_))
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Spec {
-    pub api_version: Option<Sp<String>>,
-    pub kind: Option<Sp<String>>,
-    pub mesh_id: Option<Sp<String>>,
-    pub istio: Option<Sp<Istio>>,
-    pub trust_domain: Option<Sp<String>>,
+    pub api_version: Field<String>,
+    pub kind: Field<String>,
+    pub mesh_id: Field<String>,
+    pub istio: Field<Istio>,
+    pub trust_domain: Field<String>,
     pub pki: Pki,
-    pub secrets: Option<Sp<Secrets>>,
-    pub clusters: Option<Sp<Vec<Cluster>>>,
-    pub federation: Option<Sp<Federation>>,
-    pub verification: Option<Sp<Verification>>,
-    pub gitops: Option<Sp<Gitops>>,
-    /// Paths (`clusters[0].network`) the spec gave a non-null value, valid or not.
-    pub written: std::collections::BTreeSet<String>,
-    /// Paths the spec wrote with no value (`key:` or `key: ~`).
-    pub nulls: std::collections::BTreeSet<String>,
+    pub secrets: Field<Secrets>,
+    pub clusters: Field<Vec<Cluster>>,
+    pub federation: Field<Federation>,
+    pub verification: Field<Verification>,
+    pub gitops: Field<Gitops>,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct Istio {
-    pub version: Option<Sp<String>>,
-    pub revision: Option<Sp<String>>,
-    pub hub: Option<Sp<String>>,
-    pub tag: Option<Sp<String>>,
+    pub version: Field<String>,
+    pub revision: Field<String>,
+    pub hub: Field<String>,
+    pub tag: Field<String>,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct Pki {
     pub loc: Loc,
-    pub dir: Option<Sp<String>>,
-    pub key_algorithm: Option<Sp<String>>,
+    pub dir: Field<String>,
+    pub key_algorithm: Field<String>,
     pub root: CertSubject,
     pub intermediate: CertSubject,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct CertSubject {
-    pub organization: Option<Sp<String>>,
-    pub common_name: Option<Sp<String>>,
-    pub validity_days: Option<Sp<u32>>,
+    pub organization: Field<String>,
+    pub common_name: Field<String>,
+    pub validity_days: Field<u32>,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct Secrets {
-    pub mode: Option<Sp<String>>,
-    pub external_secrets: Option<Sp<ExternalSecrets>>,
-    pub sops: Option<Sp<Sops>>,
+    pub mode: Field<String>,
+    pub external_secrets: Field<ExternalSecrets>,
+    pub sops: Field<Sops>,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct ExternalSecrets {
-    pub store_ref: Option<Sp<StoreRef>>,
-    pub key_prefix: Option<Sp<String>>,
+    pub store_ref: Field<StoreRef>,
+    pub key_prefix: Field<String>,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct StoreRef {
-    pub kind: Option<Sp<String>>,
-    pub name: Option<Sp<String>>,
+    pub kind: Field<String>,
+    pub name: Field<String>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -98,76 +125,76 @@ pub struct Sops {
 #[derive(Clone, Debug, Default)]
 pub struct Cluster {
     pub loc: Loc,
-    pub name: Option<Sp<String>>,
-    pub network: Option<Sp<String>>,
-    pub role: Option<Sp<String>>,
-    pub control_plane: Option<Sp<String>>,
-    pub east_west_gateway: Option<Sp<EastWestGateway>>,
-    pub api_server: Option<Sp<ApiServer>>,
+    pub name: Field<String>,
+    pub network: Field<String>,
+    pub role: Field<String>,
+    pub control_plane: Field<String>,
+    pub east_west_gateway: Field<EastWestGateway>,
+    pub api_server: Field<ApiServer>,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct EastWestGateway {
-    pub address: Option<Sp<String>>,
-    pub service_type: Option<Sp<String>>,
-    pub port: Option<Sp<u32>>,
+    pub address: Field<String>,
+    pub service_type: Field<String>,
+    pub port: Field<u32>,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct ApiServer {
-    pub server: Option<Sp<String>>,
-    pub ca_file: Option<Sp<String>>,
-    pub token_file: Option<Sp<String>>,
+    pub server: Field<String>,
+    pub ca_file: Field<String>,
+    pub token_file: Field<String>,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct Federation {
-    pub address_pool: Option<Sp<String>>,
+    pub address_pool: Field<String>,
     pub services: Vec<Sp<FederatedService>>,
-    pub core_dns: Vec<(Sp<String>, Option<Sp<String>>)>,
+    pub core_dns: Vec<(Sp<String>, Field<String>)>,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct FederatedService {
-    pub name: Option<Sp<String>>,
-    pub namespace: Option<Sp<String>>,
-    pub cluster: Option<Sp<String>>,
-    pub ports: Vec<Sp<ServicePort>>,
-    pub consumers: Vec<Sp<String>>,
+    pub name: Field<String>,
+    pub namespace: Field<String>,
+    pub cluster: Field<String>,
+    pub ports: Field<Vec<Sp<ServicePort>>>,
+    pub consumers: Field<Vec<Sp<String>>>,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct ServicePort {
-    pub name: Option<Sp<String>>,
-    pub number: Option<Sp<u32>>,
-    pub protocol: Option<Sp<String>>,
+    pub name: Field<String>,
+    pub number: Field<u32>,
+    pub protocol: Field<String>,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct Gitops {
-    pub repo_url: Option<Sp<String>>,
-    pub revision: Option<Sp<String>>,
-    pub path: Option<Sp<String>>,
-    pub argocd: Option<Sp<ArgoCd>>,
-    pub flux: Option<Sp<Flux>>,
+    pub repo_url: Field<String>,
+    pub revision: Field<String>,
+    pub path: Field<String>,
+    pub argocd: Field<ArgoCd>,
+    pub flux: Field<Flux>,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct ArgoCd {
-    pub namespace: Option<Sp<String>>,
-    pub project: Option<Sp<String>>,
+    pub namespace: Field<String>,
+    pub project: Field<String>,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct Flux {
-    pub namespace: Option<Sp<String>>,
-    pub source_ref: Option<Sp<StoreRef>>,
-    pub chart_version: Option<Sp<String>>,
+    pub namespace: Field<String>,
+    pub source_ref: Field<StoreRef>,
+    pub chart_version: Field<String>,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct Verification {
-    pub enabled: Option<Sp<bool>>,
+    pub enabled: Field<bool>,
 }
 
 /// Parses and decodes spec text. Returns the spec (as far as it could be decoded) and every

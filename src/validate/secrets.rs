@@ -1,0 +1,170 @@
+//! `secrets`: how secret material reaches the clusters (plaintext or External Secrets), and
+//! what each mode needs from the clusters (E025, E026).
+
+use super::clusters::ClusterIn;
+use super::formats::is_dns1123_subdomain;
+use super::require;
+use crate::diag::{Code, Diagnostics, Loc};
+use crate::model::{SecretsMode, Topology};
+use crate::spec::Spec;
+
+/// `secrets.mode` must be given once a `cacerts` is rendered; plaintext needs the files it
+/// puts into remote secrets.
+pub(super) fn check(
+    spec: &Spec,
+    topo: &Topology,
+    clusters: &[ClusterIn],
+    secrets: Option<&SecretsMode>,
+    d: &mut Diagnostics,
+) {
+    let renders_secret = topo.clusters.iter().any(|f| f.runs_istiod);
+    let mode_given = spec
+        .secrets
+        .value()
+        .is_some_and(|s| s.value.mode.is_written());
+    if renders_secret && !mode_given {
+        d.error_help(
+            Code::E025,
+            spec.secrets.value().map_or(Loc::new(1, 1), |s| s.loc),
+            "`secrets.mode` is required: this mesh renders `cacerts` secrets",
+            "use `secrets: {mode: external-secrets, externalSecrets: {storeRef: {kind: ClusterSecretStore, name: NAME}}}` (or `mode: plaintext` for labs)",
+        );
+    }
+    if secrets != Some(&SecretsMode::Plaintext) {
+        return;
+    }
+    for c in clusters {
+        let f = topo.facts(&c.name.value).expect("same list");
+        if !f.read_by_primary {
+            continue;
+        }
+        let Some(a) = &c.api_server else { continue };
+        let prefix = format!("clusters[{}].apiServer", c.index);
+        let n = &c.name.value;
+        if a.value.token_file.value().is_none() {
+            d.error_help(
+                Code::E026,
+                a.loc,
+                format!("cluster `{n}`: `secrets.mode: plaintext` puts its remote secret in the output, which needs `{prefix}.tokenFile`"),
+                format!("apply clusters/{n}/reader-token.yaml to `{n}`, then `kubectl --context {n} -n istio-system get secret istio-reader-service-account-istio-remote-secret-token -o jsonpath='{{.data.token}}' | base64 -d > creds/{n}.token` and set `tokenFile: creds/{n}.token`; or use `mode: external-secrets`"),
+            );
+        }
+        if a.value.ca_file.value().is_none() {
+            d.error_help(
+                Code::E026,
+                a.loc,
+                format!("cluster `{n}`: `secrets.mode: plaintext` needs `{prefix}.caFile` to build its remote secret"),
+                "set `caFile` to the API server's CA bundle (`ca.crt` of the reader token Secret)",
+            );
+        }
+    }
+}
+
+pub(super) fn mode(spec: &Spec, mesh_id: &str, d: &mut Diagnostics) -> Option<SecretsMode> {
+    let Some(s) = spec.secrets.value() else {
+        return Some(SecretsMode::Unset);
+    };
+    let Some(mode) = s.value.mode.value() else {
+        return Some(SecretsMode::Unset);
+    };
+    match mode.value.as_str() {
+        "plaintext" => Some(SecretsMode::Plaintext),
+        "external-secrets" => {
+            let Some(es) = s.value.external_secrets.value() else {
+                if !s.value.external_secrets.is_written() {
+                    d.error_help(
+                        Code::E027,
+                        mode.loc,
+                        "`secrets.mode: external-secrets` needs a `secrets.externalSecrets` section",
+                        "add `externalSecrets: {storeRef: {kind: ClusterSecretStore, name: NAME}, keyPrefix: meshes/MESH}`",
+                    );
+                }
+                return None;
+            };
+            let mut ok = true;
+            let key_prefix = match es.value.key_prefix.value() {
+                Some(k)
+                    if k.value.trim_matches('/').is_empty()
+                        || k.value.contains(char::is_whitespace) =>
+                {
+                    d.error(
+                        Code::E030,
+                        k.loc,
+                        format!("`secrets.externalSecrets.keyPrefix` `{}` must be a non-empty path without spaces", k.value),
+                    );
+                    ok = false;
+                    String::new()
+                }
+                Some(k) => k.value.trim_end_matches('/').to_owned(),
+                None => format!("meshes/{mesh_id}"),
+            };
+            let sr = require(
+                &es.value.store_ref,
+                es.loc,
+                "secrets.externalSecrets.storeRef",
+                d,
+            )?;
+            let kind = require(
+                &sr.value.kind,
+                sr.loc,
+                "secrets.externalSecrets.storeRef.kind",
+                d,
+            );
+            let name = require(
+                &sr.value.name,
+                sr.loc,
+                "secrets.externalSecrets.storeRef.name",
+                d,
+            );
+            if let Some(k) = kind
+                && k.value != "ClusterSecretStore"
+                && k.value != "SecretStore"
+            {
+                d.error_help(
+                    Code::E005,
+                    k.loc,
+                    format!(
+                        "`secrets.externalSecrets.storeRef.kind` `{}` is not a store kind",
+                        k.value
+                    ),
+                    "expected ClusterSecretStore or SecretStore",
+                );
+                ok = false;
+            }
+            if let Some(n) = name
+                && !is_dns1123_subdomain(&n.value)
+            {
+                d.error(
+                    Code::E030,
+                    n.loc,
+                    format!("`secrets.externalSecrets.storeRef.name` `{}` is not a Kubernetes object name (lower-case letters, digits, '-', '.')", n.value),
+                );
+                ok = false;
+            }
+            let (kind, name) = (kind?, name?);
+            ok.then(|| SecretsMode::ExternalSecrets {
+                store_kind: kind.value.clone(),
+                store_name: name.value.clone(),
+                key_prefix,
+            })
+        }
+        "sops" => {
+            d.error_help(
+                Code::E028,
+                mode.loc,
+                "`secrets.mode: sops` is not available in this version of meshrender",
+                "use `external-secrets` (nothing secret in the output) or `plaintext` (labs only)",
+            );
+            None
+        }
+        other => {
+            d.error_help(
+                Code::E005,
+                mode.loc,
+                format!("`secrets.mode` `{other}` is not a secrets mode"),
+                "expected one of: external-secrets, plaintext, sops",
+            );
+            None
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! Rules between clusters and the Istio version: which models a version supports, who needs
+//! an east-west gateway address, whose API server must be readable.
+
+use super::clusters::ClusterIn;
+use crate::diag::{Code, Diagnostics};
+use crate::istio::Version;
+use crate::model::Topology;
+use crate::spec::Spec;
+
+/// Models the target version cannot run: remotes before 1.8, `federation` from 1.8.
+pub(super) fn version_rules(spec: &Spec, v: Version, d: &mut Diagnostics) {
+    if v.is_replicated_control_plane_era() {
+        let clusters = spec
+            .clusters
+            .value()
+            .map(|l| l.value.as_slice())
+            .unwrap_or_default();
+        for r in clusters.iter().filter_map(|c| c.role.value()) {
+            if r.value == "remote" {
+                d.error_help(
+                    Code::E020,
+                    r.loc,
+                    format!("remote clusters need Istio 1.8 or newer; Istio {v} has only replicated control planes"),
+                    "make every cluster a primary and share services through `federation`, or target Istio 1.8+",
+                );
+            }
+        }
+    }
+    if let Some(f) = spec.federation.value()
+        && v.at_least(8)
+    {
+        d.error_help(
+            Code::E020,
+            f.loc,
+            format!("`federation` (replicated control planes with `*.global` names) does not work with Istio {v}"),
+            "it was deprecated in Istio 1.8 and broken by the 1.8.6/1.9.5 security fix; remove `federation` and use the multi-network models, which route `*.cluster.local` names through east-west gateways",
+        );
+    }
+}
+
+/// E018 (an east-west address is needed) and E019 (an API server must be readable).
+pub(super) fn check(topo: &Topology, clusters: &[ClusterIn], d: &mut Diagnostics) {
+    for c in clusters {
+        let f = topo
+            .facts(&c.name.value)
+            .expect("derived from the same list");
+        if f.needs_east_west && !c.ew.address_written {
+            let why = if topo.multi_network {
+                "the mesh spans several networks, so every cluster needs an east-west gateway"
+            } else {
+                "it serves remote clusters, which reach its istiod through the east-west gateway"
+            };
+            d.error_help(
+                Code::E018,
+                c.ew.loc.unwrap_or(c.loc),
+                format!("cluster `{}` needs `eastWestGateway.address`: {why}", c.name.value),
+                "set the externally reachable IP or hostname of its east-west gateway, e.g. `eastWestGateway: {address: 203.0.113.10}`",
+            );
+        }
+        if f.read_by_primary && c.api_server.is_none() {
+            let readers: Vec<&str> = topo
+                .clusters
+                .iter()
+                .filter(|o| o.reads.contains(&c.name.value))
+                .map(|o| o.name.as_str())
+                .collect();
+            let who = match readers.as_slice() {
+                [one] => format!("primary {one} must"),
+                [init @ .., last] => format!("primaries {} and {last} must", init.join(", ")),
+                [] => "primaries must".to_owned(),
+            };
+            d.error_help(
+                Code::E019,
+                c.loc,
+                format!(
+                    "cluster `{}` needs `apiServer`: {who} read its API server for endpoint discovery",
+                    c.name.value
+                ),
+                "add `apiServer: {server: https://HOST:6443, caFile: FILE}`",
+            );
+        }
+    }
+}

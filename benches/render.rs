@@ -26,7 +26,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use meshrender::output::{self, RenderedFile};
-use meshrender::{load_mesh, pki, render_owned, tool_version};
+use meshrender::{Options, load_mesh, pki, render_owned, tool_version};
 
 const TARGET_CHECK_100: Duration = Duration::from_millis(100);
 
@@ -67,15 +67,17 @@ struct Mesh {
 
 /// What the binary does before rendering: load, validate, and record the reproduce command
 /// the generated README shows.
-fn load(spec: &Path, out: &Path) -> meshrender::model::Mesh {
-    let (mut mesh, _warnings) = load_mesh(spec, "mesh.yaml").unwrap_or_else(|e| panic!("{e}"));
-    mesh.reproduce = meshrender::cli::reproduce_command(spec, out);
-    mesh
+fn load(spec: &Path, out: &Path) -> (meshrender::model::Mesh, Options) {
+    let (mesh, _warnings) = load_mesh(spec, "mesh.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let options = Options {
+        reproduce: meshrender::cli::reproduce_command(spec, out),
+    };
+    (mesh, options)
 }
 
 fn render_into(spec: &Path, out: &Path, mode: pki::Mode) -> BTreeMap<String, RenderedFile> {
-    let mesh = load(spec, out);
-    let (files, _material) = render_owned(&mesh, mode).unwrap_or_else(|e| panic!("{e}"));
+    let (mesh, options) = load(spec, out);
+    let (files, _material) = render_owned(&mesh, mode, &options).unwrap_or_else(|e| panic!("{e}"));
     let spec_sha = output::sha256_hex(&std::fs::read(spec).unwrap());
     let analysis = output::analyze(out, &files, None, &tool_version(), &spec_sha)
         .unwrap_or_else(|e| panic!("{e}"));
@@ -91,11 +93,11 @@ fn check(spec: &Path, out: &Path) -> usize {
 /// As [`check`], also returning the time of each phase: load_mesh, render_owned, analyze.
 fn check_phases(spec: &Path, out: &Path) -> (usize, [Duration; 3]) {
     let t = Instant::now();
-    let mesh = load(spec, out);
+    let (mesh, options) = load(spec, out);
     let load = t.elapsed();
     let t = Instant::now();
     let (files, _material) =
-        render_owned(&mesh, pki::Mode::ReadOnly).unwrap_or_else(|e| panic!("{e}"));
+        render_owned(&mesh, pki::Mode::ReadOnly, &options).unwrap_or_else(|e| panic!("{e}"));
     let render = t.elapsed();
     let t = Instant::now();
     let spec_sha = output::sha256_hex(&std::fs::read(spec).unwrap());

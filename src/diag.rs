@@ -210,3 +210,19 @@ impl Diagnostics {
         out
     }
 }
+
+/// The diagnostics of one spec file, kept typed until they are printed (as text by
+/// [`Report::render`]; a JSON form can be built from the same data).
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    /// The spec as shown in messages.
+    pub file: String,
+    pub diagnostics: Diagnostics,
+}
+
+impl Report {
+    /// The text `validate` prints: one located line per diagnostic, sorted, and the summary.
+    pub fn render(&self) -> String {
+        self.diagnostics.clone().render(&self.file)
+    }
+}

@@ -14,9 +14,20 @@ use std::net::Ipv4Addr;
 use sha2::{Digest, Sha256};
 
 use crate::model::{Federation, Mesh};
-use crate::pki::{self, Mode};
+use crate::pki::Mode;
+use crate::pki::layout::{FEDERATION_ADDRESSES as STATE_FILE, display};
 
-pub const STATE_FILE: &str = "federation-addresses.json";
+/// A problem with the recorded addresses or the pool. Printed as `error: <message>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FederationError(pub String);
+
+impl std::fmt::Display for FederationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for FederationError {}
 
 /// consumer cluster → `<name>.<namespace>` → address
 pub type Allocations = BTreeMap<String, BTreeMap<String, Ipv4Addr>>;
@@ -160,22 +171,26 @@ pub fn allocate(fed: &Federation, recorded: &Allocations) -> Result<Allocations,
 }
 
 /// Loads recorded allocations, allocates, and (in [`Mode::Generate`]) records the result.
-pub fn ensure(mesh: &Mesh, mode: Mode) -> Result<Allocations, pki::PkiError> {
+pub fn ensure(mesh: &Mesh, mode: Mode) -> Result<Allocations, FederationError> {
     let Some(fed) = &mesh.federation else {
         return Ok(Allocations::new());
     };
     let path = mesh.pki.dir.join(STATE_FILE);
-    let shown = pki::display(&mesh.pki, STATE_FILE);
-    let recorded: Allocations = match pki::read_opt(&path)? {
-        None => Allocations::new(),
-        Some(t) => serde_json::from_str(&t)
-            .map_err(|e| pki::err(format!("{shown}: not a meshrender address record: {e}")))?,
+    let shown = display(&mesh.pki, STATE_FILE);
+    let not_a_record = |e: &dyn std::fmt::Display| {
+        FederationError(format!("{shown}: not a meshrender address record: {e}"))
     };
-    let out = allocate(fed, &recorded).map_err(pki::err)?;
+    let recorded: Allocations = match crate::fsutil::read_opt(&path) {
+        Ok(None) => Allocations::new(),
+        Ok(Some(b)) => serde_json::from_slice(&b).map_err(|e| not_a_record(&e))?,
+        Err(e) => return Err(FederationError(format!("{shown}: cannot read: {e}"))),
+    };
+    let out = allocate(fed, &recorded).map_err(FederationError)?;
     if mode == Mode::Generate && out != recorded {
         let mut text = serde_json::to_string_pretty(&out).expect("allocations serialize");
         text.push('\n');
-        pki::write_file(&path, &text, 0o644)?;
+        crate::fsutil::write_atomic(&path, text.as_bytes(), 0o644)
+            .map_err(|e| FederationError(format!("{shown}: cannot write: {e}")))?;
     }
     Ok(out)
 }

@@ -24,13 +24,17 @@ mod yaml;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// A failed pipeline step, already formatted for the user.
+pub use plan::Options;
+
+/// A failed pipeline step. Printed (and mapped to an exit code) only by the CLI.
 #[derive(Debug)]
 pub enum Failure {
-    /// The spec has errors (exit 2). Holds the rendered diagnostics.
-    Invalid(String),
+    /// The spec has errors (exit 2).
+    Invalid(diag::Report),
     /// PKI material is missing or inconsistent (exit 2).
     Pki(pki::PkiError),
+    /// The recorded federation addresses cannot be read, kept or written (exit 2).
+    Federation(federation::FederationError),
     /// Anything else: I/O, internal template errors (exit 2).
     Other(String),
 }
@@ -38,8 +42,9 @@ pub enum Failure {
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Failure::Invalid(s) => f.write_str(s.trim_end()),
+            Failure::Invalid(r) => f.write_str(r.render().trim_end()),
             Failure::Pki(e) => write!(f, "PKI: {}", e.to_string().replace('\n', "\nPKI: ")),
+            Failure::Federation(e) => write!(f, "error: {e}"),
             Failure::Other(s) => f.write_str(s),
         }
     }
@@ -47,9 +52,13 @@ impl std::fmt::Display for Failure {
 
 /// Reads and validates the spec at `path`, shown as `display` in diagnostics. Warnings are
 /// returned alongside the mesh.
-pub fn load_mesh(path: &Path, display: &str) -> Result<(model::Mesh, String), Failure> {
+pub fn load_mesh(path: &Path, display: &str) -> Result<(model::Mesh, diag::Report), Failure> {
     let text = std::fs::read(path)
         .map_err(|e| Failure::Other(format!("{display}: cannot read the spec: {e}")))?;
+    let report = |diagnostics| diag::Report {
+        file: display.to_owned(),
+        diagnostics,
+    };
     let Ok(text) = String::from_utf8(text) else {
         let mut d = diag::Diagnostics::default();
         d.error(
@@ -57,12 +66,12 @@ pub fn load_mesh(path: &Path, display: &str) -> Result<(model::Mesh, String), Fa
             diag::Loc::FILE,
             "the spec is not UTF-8 text",
         );
-        return Err(Failure::Invalid(d.render(display)));
+        return Err(Failure::Invalid(report(d)));
     };
     let (mesh, diags) = validate::load_and_validate(&text, &validate::spec_base(path));
     match mesh {
-        Some(m) => Ok((m, diags.render(display))),
-        None => Err(Failure::Invalid(diags.render(display))),
+        Some(m) => Ok((m, report(diags))),
+        None => Err(Failure::Invalid(report(diags))),
     }
 }
 
@@ -83,8 +92,9 @@ fn ca_clusters(topo: &model::Topology) -> Vec<String> {
 pub fn render_mesh(
     mesh: &model::Mesh,
     mode: pki::Mode,
+    options: &Options,
 ) -> Result<(BTreeMap<String, Vec<u8>>, pki::Material), Failure> {
-    let (files, material) = render_owned(mesh, mode)?;
+    let (files, material) = render_owned(mesh, mode, options)?;
     Ok((
         files.into_iter().map(|(p, f)| (p, f.bytes)).collect(),
         material,
@@ -95,14 +105,12 @@ pub fn render_mesh(
 pub fn render_owned(
     mesh: &model::Mesh,
     mode: pki::Mode,
+    options: &Options,
 ) -> Result<(BTreeMap<String, output::RenderedFile>, pki::Material), Failure> {
     let topo = mesh.topology();
     let material = pki::ensure(&mesh.pki, &ca_clusters(&topo), mode).map_err(Failure::Pki)?;
-    let addresses = federation::ensure(mesh, mode).map_err(Failure::Pki)?;
-    let options = plan::Options {
-        reproduce: mesh.reproduce.clone(),
-    };
-    let plan = plan::plan(mesh, &topo, &material, &addresses, &options);
+    let addresses = federation::ensure(mesh, mode).map_err(Failure::Federation)?;
+    let plan = plan::plan(mesh, &topo, &material, &addresses, options);
     let mut bytes = render::render(&plan).map_err(|e| Failure::Other(e.to_string()))?;
     let files = plan
         .files

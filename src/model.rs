@@ -189,9 +189,6 @@ pub struct Mesh {
     pub verification: bool,
     pub gitops: Option<Gitops>,
     pub federation: Option<Federation>,
-    /// The command that reproduces the tree, run from the output directory (set by the CLI,
-    /// which knows where the spec and the output are): `meshrender render ../mesh.yaml -o .`
-    pub reproduce: Option<String>,
 }
 
 /// The replicated-control-planes model of Istio 1.6–1.7 (`federation:` in the spec).

@@ -62,7 +62,7 @@ fn broken_specs() -> Vec<(String, PathBuf)> {
 /// The diagnostics text for a spec that must be invalid.
 fn diagnostics_of(name: &str, path: &Path) -> Result<String, String> {
     match load_mesh(path, &format!("{name}.yaml")) {
-        Err(Failure::Invalid(text)) => Ok(text),
+        Err(Failure::Invalid(report)) => Ok(report.render()),
         Err(other) => Err(format!(
             "{name}.yaml: expected Failure::Invalid, got {other:?}"
         )),

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
+pub mod layout;
 pub mod rotate;
 pub mod status;
 pub mod verify;
@@ -22,11 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::model::{KeyAlgorithm, PkiSettings, SecretString, Subject};
 
-pub const ROOT_CERT: &str = "root-cert.pem";
-pub const ROOT_KEY: &str = "root-key.pem";
-pub const CA_CERT: &str = "ca-cert.pem";
-pub const CA_KEY: &str = "ca-key.pem";
-pub const CERT_CHAIN: &str = "cert-chain.pem";
+pub use layout::{CA_CERT, CA_KEY, CERT_CHAIN, ROOT_CERT, ROOT_KEY, display};
 /// The SAN Istio's tools/certs puts on every intermediate.
 pub const INTERMEDIATE_SAN: &str = "istiod.istio-system.svc";
 
@@ -364,11 +361,6 @@ pub fn load_roots(
         next,
         rotation,
     })
-}
-
-/// `pki.dir`-relative path as the user wrote the dir.
-pub fn display(s: &PkiSettings, rel: &str) -> String {
-    format!("{}/{rel}", s.dir_display.trim_end_matches('/'))
 }
 
 /// One cluster's files as loaded (any may be missing).

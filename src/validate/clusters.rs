@@ -7,6 +7,7 @@ use super::formats::{is_dns1123_label, is_ip_or_hostname, is_label_value};
 use super::require;
 use crate::diag::{Code, Diagnostic, Diagnostics, Loc};
 use crate::model::Role;
+use crate::pki::layout::{NEXT_ROOT_DIR, RETIRED_ROOT_PREFIX};
 use crate::spec::decode::did_you_mean;
 use crate::spec::{self, Field, Sp, Spec};
 
@@ -134,7 +135,7 @@ fn check_name<'a>(
     d: &mut Diagnostics,
 ) -> bool {
     let mut ok = true;
-    if n.value == crate::pki::rotate::NEXT_ROOT_DIR || n.value.starts_with("retired-root-") {
+    if n.value == NEXT_ROOT_DIR || n.value.starts_with(RETIRED_ROOT_PREFIX) {
         d.error_help(
             Code::E013,
             n.loc,

@@ -123,7 +123,6 @@ pub fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) {
         verification,
         gitops,
         federation,
-        reproduce: None,
     };
     (Some(mesh), d)
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use meshrender::{load_mesh, pki, render_mesh};
+use meshrender::{Options, load_mesh, pki, render_mesh};
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -29,16 +29,19 @@ pub fn update_golden() -> bool {
 /// Renders the spec at `spec` in memory with its fixture PKI (read-only: tests never create
 /// keys, except under UPDATE_GOLDEN=1 where missing fixture material is generated once).
 pub fn render_spec(spec: &Path) -> BTreeMap<String, Vec<u8>> {
-    let (mut mesh, _) =
+    let (mesh, _) =
         load_mesh(spec, "spec.yaml").unwrap_or_else(|e| panic!("{}: {e}", spec.display()));
     // What the CLI records for `meshrender render <case>/spec.yaml -o <case>/expected`.
-    mesh.reproduce = Some("meshrender render ../spec.yaml -o .".to_owned());
+    let options = Options {
+        reproduce: Some("meshrender render ../spec.yaml -o .".to_owned()),
+    };
     let mode = if update_golden() {
         pki::Mode::Generate
     } else {
         pki::Mode::ReadOnly
     };
-    let (files, _) = render_mesh(&mesh, mode).unwrap_or_else(|e| panic!("{}: {e}", spec.display()));
+    let (files, _) =
+        render_mesh(&mesh, mode, &options).unwrap_or_else(|e| panic!("{}: {e}", spec.display()));
     files
 }
 

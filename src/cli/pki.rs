@@ -1,0 +1,64 @@
+//! `meshrender pki`: status of the CA material, intermediate rotation, root rotation steps.
+
+use std::path::Path;
+
+use super::{ExitCode, Format, PkiCommand, Result, display, warn};
+use crate::pki::{self, PkiError, rotate::RootStep};
+use crate::{Failure, clusters_needing_ca, load_mesh, model};
+
+pub(super) fn run(c: PkiCommand) -> Result<ExitCode> {
+    match c {
+        PkiCommand::Status { spec, format } => status(&spec, format),
+        PkiCommand::RotateIntermediate { spec, cluster } => rotate(&spec, |m, cs| {
+            if !cs.contains(&cluster) {
+                return Err(pki::err(format!(
+                    "--cluster {cluster}: not a cluster with its own intermediate (clusters with cacerts: {})",
+                    cs.join(", ")
+                )));
+            }
+            pki::rotate::rotate_intermediate(&m.pki, cs, &cluster)
+        }),
+        PkiCommand::RotateRoot { spec, step } => {
+            let step = RootStep::from_number(step).expect("clap accepts only 1, 2 and 3");
+            rotate(&spec, |m, cs| pki::rotate::rotate_root(&m.pki, cs, step))
+        }
+    }
+}
+
+fn rotate(
+    spec: &Path,
+    f: impl FnOnce(&model::Mesh, &[String]) -> std::result::Result<Vec<String>, PkiError>,
+) -> Result<ExitCode> {
+    let (mesh, warnings) = load_mesh(spec, &display(spec))?;
+    warn(&warnings);
+    let lines = f(&mesh, &clusters_needing_ca(&mesh)).map_err(Failure::Pki)?;
+    for l in lines {
+        eprintln!("pki: {l}");
+    }
+    Ok(ExitCode::Ok)
+}
+
+fn status(spec: &Path, format: Format) -> Result<ExitCode> {
+    let (mesh, warnings) = load_mesh(spec, &display(spec))?;
+    warn(&warnings);
+    let rows = pki::status::collect(&mesh.pki, &clusters_needing_ca(&mesh));
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).expect("status serializes")
+        ),
+        Format::Text => print!("{}", pki::status::table(&rows)),
+    }
+    for r in &rows {
+        if let Some(days) = r.days_left
+            && days < pki::status::WARN_DAYS
+        {
+            eprintln!(
+                "warning: {} expires in {days} days ({})",
+                r.file,
+                r.not_after.as_deref().unwrap_or("?")
+            );
+        }
+    }
+    Ok(ExitCode::Ok)
+}

@@ -1,0 +1,112 @@
+//! `meshrender render`: write every cluster's files into the output directory, refusing
+//! files meshrender does not own unless `--force`, and report per cluster.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde_json::json;
+
+use super::prepare::prepare;
+use super::{Error, ExitCode, Format, Result, display, event};
+use crate::output::{self, Status};
+use crate::{model, pki};
+
+pub(super) fn run(
+    spec: &Path,
+    out: &Path,
+    clusters: &[String],
+    force: bool,
+    format: Format,
+) -> Result<ExitCode> {
+    let scope: Option<BTreeSet<String>> =
+        (!clusters.is_empty()).then(|| clusters.iter().cloned().collect());
+    let p = prepare(spec, out, pki::Mode::Generate, scope.as_ref())?;
+    let refusals = p.analysis.refusals();
+    if !force && (p.analysis.unmanaged_nonempty || !refusals.is_empty()) {
+        if p.analysis.unmanaged_nonempty {
+            eprintln!(
+                "error: {} is not empty and has no {}: meshrender will not take over a directory it did not write",
+                display(out),
+                output::MANIFEST
+            );
+        }
+        for e in &refusals {
+            let what = match (e.status, e.removing) {
+                (Status::Foreign, _) => "not written by meshrender",
+                (_, true) => "edited by hand since meshrender wrote it, and no longer rendered",
+                _ => "edited by hand since meshrender wrote it",
+            };
+            eprintln!("refused: {}: {what}", e.path);
+            if format == Format::Json {
+                event("refused", &e.path, &e.cluster);
+            }
+        }
+        if format == Format::Json {
+            println!(
+                "{}",
+                json!({"event": "summary", "result": "refused", "refused": refusals.len()})
+            );
+        }
+        return Err(Error::Refused);
+    }
+    if p.mesh.secrets == model::SecretsMode::Plaintext {
+        eprintln!(
+            "warning: secrets.mode is plaintext: private keys and bearer tokens are written to {} (labs only; use external-secrets for anything shared)",
+            display(out)
+        );
+    }
+    let report = output::apply(out, &p.analysis, &p.files)
+        .map_err(|e| Error::Message(format!("error: {e}")))?;
+    if format == Format::Json {
+        for e in &p.analysis.entries {
+            let status = if e.removing {
+                "deleted"
+            } else if e.status == Status::Unchanged {
+                "unchanged"
+            } else {
+                "written"
+            };
+            event(status, &e.path, &e.cluster);
+        }
+        println!(
+            "{}",
+            json!({"event": "summary", "result": "ok", "written": report.written.len(),
+                   "deleted": report.deleted.len(), "unchanged": report.unchanged.len()})
+        );
+    }
+    // One progress line per cluster, including clusters removed from the spec.
+    let mut per_cluster: BTreeMap<String, [usize; 3]> = BTreeMap::new();
+    for c in &p.mesh.clusters {
+        if scope.as_ref().is_none_or(|s| s.contains(&c.name)) {
+            per_cluster.insert(c.name.clone(), [0; 3]);
+        }
+    }
+    for e in &p.analysis.entries {
+        let Some(c) = &e.cluster else { continue };
+        let n = per_cluster.entry(c.clone()).or_insert([0; 3]);
+        let i = if e.removing {
+            2
+        } else if e.status == Status::Unchanged {
+            1
+        } else {
+            0
+        };
+        n[i] += 1;
+    }
+    for (name, [written, unchanged, deleted]) in per_cluster {
+        if p.mesh.cluster(&name).is_none() {
+            eprintln!("{name}: removed from the spec ({deleted} files deleted)");
+            continue;
+        }
+        let mut line = format!(
+            "{name}: {} files ({written} written, {unchanged} unchanged",
+            written + unchanged
+        );
+        if deleted > 0 {
+            line.push_str(&format!(", {deleted} deleted"));
+        }
+        line.push(')');
+        eprintln!("{line}");
+    }
+    Ok(ExitCode::Ok)
+}

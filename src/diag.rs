@@ -26,9 +26,23 @@ pub enum Severity {
     Warning,
 }
 
-/// Stable diagnostic codes. Never renumber; retire a code by leaving it unused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Code {
+/// Defines [`Code`] and [`Code::ALL`] from one list, so the list of codes is never kept twice.
+macro_rules! codes {
+    ($($(#[$meta:meta])* $name:ident,)*) => {
+        /// Stable diagnostic codes. Never renumber; retire a code by leaving it unused.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Code {
+            $($(#[$meta])* $name,)*
+        }
+
+        impl Code {
+            /// Every code, in order.
+            pub const ALL: &'static [Code] = &[$(Code::$name),*];
+        }
+    };
+}
+
+codes! {
     /// The file is not valid YAML.
     E001,
     /// A value has the wrong type (expected a mapping, a string, …).

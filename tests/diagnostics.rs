@@ -28,13 +28,20 @@ const FILE_WIDE: &[&str] = &["comment-only", "empty-spec", "not-utf8"];
 /// including a non-UTF-8 spec, goes through `Diagnostics::render`).
 const NO_SUMMARY: &[&str] = &[];
 
-/// Every code of DESIGN.md §1 "Validation" that meshrender implements; each must appear in
-/// at least one snapshot. (E023/E024 check `federation` details, which no supported version
-/// reaches: `federation` is refused as a whole by E011/E020.)
-const COVERED_CODES: &[&str] = &[
-    "E001", "E002", "E003", "E004", "E005", "E010", "E011", "E012", "E013", "E014", "E015", "E016",
-    "E017", "E018", "E019", "E020", "E021", "E022", "E025", "E026", "E027", "E028", "E029", "E030",
-];
+/// Codes no snapshot can show, each with its reason (none today: every code is reachable
+/// from a spec file). Every other code of `Code::ALL` must appear in at least one snapshot:
+/// errors in `tests/diagnostics/*.expected`, warnings in `tests/diagnostics/warnings/`.
+const UNREACHABLE_CODES: &[(&str, &str)] = &[];
+
+/// Every code a snapshot must cover, derived from the `Code` enum.
+fn codes_to_cover(prefix: char) -> Vec<String> {
+    meshrender::diag::Code::ALL
+        .iter()
+        .map(|c| c.to_string())
+        .filter(|c| c.starts_with(prefix))
+        .filter(|c| UNREACHABLE_CODES.iter().all(|(u, _)| u != c))
+        .collect()
+}
 
 const MODELS: &[&str] = &[
     "multi-primary",
@@ -156,8 +163,8 @@ fn every_broken_spec_matches_its_snapshot() {
             )),
         }
     }
-    for code in COVERED_CODES {
-        if !covered.contains(*code) {
+    for code in codes_to_cover('E') {
+        if !covered.contains(&code) {
             failures.push(format!("no snapshot covers {code}"));
         }
     }
@@ -594,4 +601,62 @@ fn no_panics_on_mutated_specs() {
         inputs.len(),
         panics.join("\n\n")
     );
+}
+
+/// Valid specs that render with warnings: each `warnings/*.yaml` validates and its warnings
+/// match `*.expected`; together they cover every warning code.
+#[test]
+fn warnings_match_their_snapshots() {
+    let dir = root().join("tests/diagnostics/warnings");
+    let mut specs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    specs.sort();
+    assert!(!specs.is_empty(), "no spec in {}", dir.display());
+    let mut failures = Vec::new();
+    let mut covered = BTreeSet::new();
+    for path in &specs {
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        let got = match load_mesh(path, &file) {
+            Ok((_, warnings)) => warnings.render(),
+            Err(e) => {
+                failures.push(format!("{file}: expected a valid spec, got:\n{e}"));
+                continue;
+            }
+        };
+        if got.is_empty() {
+            failures.push(format!("{file}: no warning"));
+        }
+        covered.extend(
+            got.match_indices("warning[W")
+                .filter_map(|(i, _)| got.get(i + 8..i + 12))
+                .map(str::to_owned),
+        );
+        let expected_path = path.with_extension("expected");
+        if update_golden() {
+            std::fs::write(&expected_path, &got).unwrap();
+            continue;
+        }
+        match std::fs::read_to_string(&expected_path) {
+            Ok(want) if want == got => {}
+            Ok(want) => failures.push(format!(
+                "{file}: warnings differ (- expected, + actual):\n{}",
+                similar::TextDiff::from_lines(&want, &got)
+                    .unified_diff()
+                    .header("expected", "actual")
+            )),
+            Err(e) => failures.push(format!(
+                "{}: {e} (UPDATE_GOLDEN=1 creates it)",
+                expected_path.display()
+            )),
+        }
+    }
+    for code in codes_to_cover('W') {
+        if !covered.contains(&code) {
+            failures.push(format!("no warning snapshot covers {code}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

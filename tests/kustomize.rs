@@ -22,10 +22,7 @@ fn kubectl_available() -> bool {
         .args(["version", "--client"])
         .output()
         .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("skipping: kubectl is not on PATH (the kustomize build checks need it)");
-    }
-    ok
+    require(ok, "kubectl on PATH (the kustomize build checks need it)")
 }
 
 fn write_tree(dir: &Path, files: &BTreeMap<String, Vec<u8>>) {

@@ -11,15 +11,33 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// True when CI runs the tests (`CI` set and not empty).
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+}
+
+/// The one rule for what a test needs from the machine (`../shared`, `kubectl`, `openssl`):
+/// when it is missing, the test fails in CI (CI provides everything, so a skip there would
+/// hide a test that never ran) and is skipped with a message elsewhere.
+pub fn require(available: bool, what: &str) -> bool {
+    if !available {
+        assert!(
+            !in_ci(),
+            "{what} is missing, and CI must run every test that needs it"
+        );
+        eprintln!("skipping: {what} is missing (CI provides it)");
+    }
+    available
+}
+
 /// `../shared`, or `None` (with a message) where it is absent, e.g. in a user's fresh clone.
 pub fn shared() -> Option<PathBuf> {
     let p = root().join("..").join("shared");
-    if p.join("istio-reference").is_dir() {
-        Some(p)
-    } else {
-        eprintln!("skipping: ../shared/istio-reference is absent (CI always has it)");
-        None
-    }
+    require(
+        p.join("istio-reference").is_dir(),
+        "../shared/istio-reference",
+    )
+    .then_some(p)
 }
 
 pub fn update_golden() -> bool {

@@ -2,12 +2,32 @@
 //! `pki/`) and `expected/`, the exact tree meshrender must render. A missing, extra or changed
 //! file fails. `UPDATE_GOLDEN=1 cargo test --test golden` rewrites `expected/` (and creates
 //! missing fixture PKI); review that diff like code.
+//!
+//! The generated `README.md` is prose: it is an exact golden file only in [`README_GOLDEN`];
+//! elsewhere its headings, in order, must match the case's `readme-sections.txt`, so a wording
+//! change touches three goldens, not every case.
 
 mod common;
 
 use std::collections::BTreeSet;
 
 use common::*;
+
+/// The cases whose generated README is checked byte for byte.
+const README_GOLDEN: &[&str] = &[
+    "multi-primary",
+    "primary-remote-multi-network",
+    "gitops-argocd-flux",
+];
+
+/// The Markdown headings of a README, one per line.
+fn headings(readme: &[u8]) -> String {
+    String::from_utf8_lossy(readme)
+        .lines()
+        .filter(|l| l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
 
 #[test]
 fn every_case_renders_exactly_its_expected_tree() {
@@ -20,8 +40,30 @@ fn every_case_renders_exactly_its_expected_tree() {
     );
     for case in cases {
         let name = case.file_name().unwrap().to_string_lossy().to_string();
-        let got = render_spec(&case.join("spec.yaml"));
+        let mut got = render_spec(&case.join("spec.yaml"));
         let expected_dir = case.join("expected");
+        if !README_GOLDEN.contains(&name.as_str()) {
+            let readme = got.remove("README.md").unwrap_or_default();
+            let sections = headings(&readme);
+            let sections_path = case.join("readme-sections.txt");
+            if update_golden() {
+                std::fs::write(&sections_path, &sections).unwrap();
+            } else {
+                match std::fs::read_to_string(&sections_path) {
+                    Ok(want) if want == sections => {}
+                    Ok(want) => failures.push(format!(
+                        "{name}: README.md headings differ (- expected, + rendered):\n{}",
+                        similar::TextDiff::from_lines(&want, &sections).unified_diff()
+                    )),
+                    Err(e) => failures.push(format!("{}: {e}", sections_path.display())),
+                }
+            }
+            if sections.lines().count() < 3 {
+                failures.push(format!(
+                    "{name}: README.md has too few sections:\n{sections}"
+                ));
+            }
+        }
         if update_golden() {
             let _ = std::fs::remove_dir_all(&expected_dir);
             for (rel, bytes) in &got {

@@ -9,15 +9,15 @@ pub mod cli;
 pub mod diag;
 mod digest;
 pub mod federation;
-pub mod fsutil;
-pub mod init;
+mod fsutil;
+mod init;
 pub mod istio;
 pub mod model;
 pub mod output;
 pub mod pki;
 mod plan;
 mod render;
-pub mod spec;
+mod spec;
 pub mod validate;
 mod yaml;
 

@@ -47,7 +47,7 @@ pub(crate) fn require<'a, T>(
 
 /// Validates a decoded spec. `base` is the spec file's directory. Returns the mesh when there
 /// is no error; the diagnostics may hold warnings either way.
-pub fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) {
+pub(crate) fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) {
     let mut d = Diagnostics::default();
     let head = header::check(spec, &mut d);
     let pki = pki::settings(&spec.pki, base, &mut d);
@@ -142,7 +142,7 @@ pub fn load_and_validate(text: &str, base: &Path) -> (Option<Mesh>, Diagnostics)
 }
 
 /// The directory relative paths in a spec are resolved against.
-pub fn spec_base(spec_path: &Path) -> PathBuf {
+pub(crate) fn spec_base(spec_path: &Path) -> PathBuf {
     match spec_path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         // The working directory: an empty base keeps joined paths free of a `./` prefix.

@@ -11,6 +11,8 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
+use ipnet::Ipv4Net;
+
 use sha2::{Digest, Sha256};
 
 use crate::model::{Federation, Mesh};
@@ -43,12 +45,9 @@ pub fn parse_pool(s: &str) -> Result<(Ipv4Addr, u8), String> {
         .ok()
         .filter(|l| *l <= 32)
         .ok_or_else(|| format!("`/{len}` is not a prefix length from 0 to 32"))?;
-    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
-    if u32::from(ip) & !mask != 0 {
-        return Err(format!(
-            "host bits are set; the network is {}/{len}",
-            Ipv4Addr::from(u32::from(ip) & mask)
-        ));
+    let net = Ipv4Net::new(ip, len).expect("the prefix length is at most 32");
+    if net.network() != ip {
+        return Err(format!("host bits are set; the network is {}", net.trunc()));
     }
     if usable_addresses((ip, len)) == 0 {
         return Err(
@@ -60,9 +59,11 @@ pub fn parse_pool(s: &str) -> Result<(Ipv4Addr, u8), String> {
 }
 
 fn range(pool: (Ipv4Addr, u8)) -> (u64, u64) {
-    let start = u64::from(u32::from(pool.0));
-    let size = 1u64 << (32 - u32::from(pool.1));
-    (start, start + size - 1)
+    let net = Ipv4Net::new(pool.0, pool.1).expect("validated pool");
+    (
+        u64::from(u32::from(net.network())),
+        u64::from(u32::from(net.broadcast())),
+    )
 }
 
 /// Address ranges that are never handed out, whatever the pool.

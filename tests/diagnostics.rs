@@ -143,25 +143,7 @@ fn every_broken_spec_matches_its_snapshot() {
             }
         }
 
-        let expected_path = path.with_extension("expected");
-        if update_golden() {
-            std::fs::write(&expected_path, &got).unwrap();
-            continue;
-        }
-        match std::fs::read_to_string(&expected_path) {
-            Ok(want) if want == got => {}
-            Ok(want) => failures.push(format!(
-                "{file}: diagnostics differ (- expected, + actual):\n{}",
-                similar::TextDiff::from_lines(&want, &got)
-                    .unified_diff()
-                    .context_radius(3)
-                    .header(&format!("{name}.expected"), "actual")
-            )),
-            Err(e) => failures.push(format!(
-                "{}: {e} (UPDATE_GOLDEN=1 creates it)",
-                expected_path.display()
-            )),
-        }
+        check_snapshot(path, &got, &mut failures);
     }
     for code in codes_to_cover('E') {
         if !covered.contains(&code) {
@@ -634,24 +616,7 @@ fn warnings_match_their_snapshots() {
                 .filter_map(|(i, _)| got.get(i + 8..i + 12))
                 .map(str::to_owned),
         );
-        let expected_path = path.with_extension("expected");
-        if update_golden() {
-            std::fs::write(&expected_path, &got).unwrap();
-            continue;
-        }
-        match std::fs::read_to_string(&expected_path) {
-            Ok(want) if want == got => {}
-            Ok(want) => failures.push(format!(
-                "{file}: warnings differ (- expected, + actual):\n{}",
-                similar::TextDiff::from_lines(&want, &got)
-                    .unified_diff()
-                    .header("expected", "actual")
-            )),
-            Err(e) => failures.push(format!(
-                "{}: {e} (UPDATE_GOLDEN=1 creates it)",
-                expected_path.display()
-            )),
-        }
+        check_snapshot(path, &got, &mut failures);
     }
     for code in codes_to_cover('W') {
         if !covered.contains(&code) {
@@ -659,4 +624,29 @@ fn warnings_match_their_snapshots() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Compares `got` with the snapshot beside `spec` (`*.expected`), or writes it with
+/// `UPDATE_GOLDEN=1`.
+fn check_snapshot(spec: &Path, got: &str, failures: &mut Vec<String>) {
+    let expected_path = spec.with_extension("expected");
+    if update_golden() {
+        std::fs::write(&expected_path, got).unwrap();
+        return;
+    }
+    let file = spec.file_name().unwrap().to_string_lossy();
+    match std::fs::read_to_string(&expected_path) {
+        Ok(want) if want == got => {}
+        Ok(want) => failures.push(format!(
+            "{file}: diagnostics differ (- expected, + actual):\n{}",
+            similar::TextDiff::from_lines(&want, got)
+                .unified_diff()
+                .context_radius(3)
+                .header("expected", "actual")
+        )),
+        Err(e) => failures.push(format!(
+            "{}: {e} (UPDATE_GOLDEN=1 creates it)",
+            expected_path.display()
+        )),
+    }
 }

@@ -5,8 +5,8 @@
 //! number), `nullable`, `x-kubernetes-int-or-string`, `properties` with unknown fields rejected
 //! (unless `x-kubernetes-preserve-unknown-fields: true` or `additionalProperties` allows
 //! them), `additionalProperties` (bool or schema), `required`, `enum`, `items`,
-//! `minimum`/`maximum` (and the exclusive forms), `minLength`/`maxLength`, `pattern` (ECMA
-//! subset, see [`Regex`]), `minItems`/`maxItems`, `uniqueItems`, `x-kubernetes-list-type`
+//! `minimum`/`maximum` (and the exclusive forms), `minLength`/`maxLength`, `pattern` (the
+//! `regex` crate, see [`Regex`]), `minItems`/`maxItems`, `uniqueItems`, `x-kubernetes-list-type`
 //! (`set`, `map` with `x-kubernetes-list-map-keys`), `minProperties`/`maxProperties`, and the
 //! junctors `allOf`/`anyOf`/`oneOf`/`not` as value validations (inside them no field is
 //! "unknown", as in a structural schema). Not checked: `format`, CEL
@@ -546,258 +546,20 @@ fn check_object(
 // A small backtracking regex for CRD `pattern`s
 // ---------------------------------------------------------------------------------------
 
-/// The ECMA-262 subset CRD patterns use: literals, `.`, classes `[a-z0-9-]` / `[^…]`, escapes
-/// (`\.`, `\d`, `\w`, `\s`, …), groups `(…)` / `(?:…)`, alternation, anchors `^` `$`, and the
-/// quantifiers `*` `+` `?` `{n}` `{n,}` `{n,m}` (lazy forms accepted). A match may start
-/// anywhere, as in JSON Schema. Anything else is an error, never silently accepted.
+/// A JSON Schema `pattern` (ECMA-262 subset the CRDs use), matched anywhere in the string as
+/// JSON Schema specifies. Backed by the `regex` crate: like Go's regexp, which the API server
+/// uses, it has no look-around or backreferences, and refuses them.
 #[derive(Debug)]
-pub struct Regex {
-    alt: Vec<Vec<Node>>,
-}
-
-#[derive(Debug)]
-enum Node {
-    Char(char),
-    Any,
-    Class(bool, Vec<(char, char)>),
-    Start,
-    End,
-    Group(Vec<Vec<Node>>),
-    Repeat(Box<Node>, usize, Option<usize>),
-}
+pub struct Regex(regex::Regex);
 
 impl Regex {
     pub fn new(pattern: &str) -> Result<Regex, String> {
-        let chars: Vec<char> = pattern.chars().collect();
-        let mut pos = 0;
-        let alt = parse_alt(&chars, &mut pos)?;
-        if pos != chars.len() {
-            return Err(format!("unexpected {:?} at {pos}", chars[pos]));
-        }
-        Ok(Regex { alt })
+        regex::Regex::new(pattern)
+            .map(Regex)
+            .map_err(|e| e.to_string())
     }
 
     pub fn is_match(&self, s: &str) -> bool {
-        let chars: Vec<char> = s.chars().collect();
-        (0..=chars.len()).any(|start| {
-            self.alt
-                .iter()
-                .any(|seq| match_seq(seq, &chars, start, &mut |_| true))
-        })
+        self.0.is_match(s)
     }
-}
-
-fn parse_alt(c: &[char], pos: &mut usize) -> Result<Vec<Vec<Node>>, String> {
-    let mut alt = vec![parse_seq(c, pos)?];
-    while *pos < c.len() && c[*pos] == '|' {
-        *pos += 1;
-        alt.push(parse_seq(c, pos)?);
-    }
-    Ok(alt)
-}
-
-fn parse_seq(c: &[char], pos: &mut usize) -> Result<Vec<Node>, String> {
-    let mut seq = Vec::new();
-    while *pos < c.len() && c[*pos] != '|' && c[*pos] != ')' {
-        let atom = match c[*pos] {
-            '^' => {
-                *pos += 1;
-                Node::Start
-            }
-            '$' => {
-                *pos += 1;
-                Node::End
-            }
-            '.' => {
-                *pos += 1;
-                Node::Any
-            }
-            '(' => {
-                *pos += 1;
-                if c.get(*pos) == Some(&'?') {
-                    if c.get(*pos + 1) == Some(&':') {
-                        *pos += 2;
-                    } else {
-                        return Err(format!("unsupported group syntax at {pos}"));
-                    }
-                }
-                let inner = parse_alt(c, pos)?;
-                if c.get(*pos) != Some(&')') {
-                    return Err("unclosed (".to_owned());
-                }
-                *pos += 1;
-                Node::Group(inner)
-            }
-            '[' => parse_class(c, pos)?,
-            '\\' => {
-                *pos += 1;
-                let e = *c.get(*pos).ok_or("trailing backslash")?;
-                *pos += 1;
-                escape(e)?
-            }
-            '*' | '+' | '?' | '{' => return Err(format!("nothing to repeat at {pos}")),
-            ch => {
-                *pos += 1;
-                Node::Char(ch)
-            }
-        };
-        let node = parse_quantifier(c, pos, atom)?;
-        seq.push(node);
-    }
-    Ok(seq)
-}
-
-fn escape(e: char) -> Result<Node, String> {
-    Ok(match e {
-        'd' => Node::Class(false, vec![('0', '9')]),
-        'D' => Node::Class(true, vec![('0', '9')]),
-        'w' => Node::Class(false, word()),
-        'W' => Node::Class(true, word()),
-        's' => Node::Class(false, space()),
-        'S' => Node::Class(true, space()),
-        'n' => Node::Char('\n'),
-        't' => Node::Char('\t'),
-        'b' | 'B' | '1'..='9' => return Err(format!("unsupported escape \\{e}")),
-        other => Node::Char(other),
-    })
-}
-
-fn word() -> Vec<(char, char)> {
-    vec![('a', 'z'), ('A', 'Z'), ('0', '9'), ('_', '_')]
-}
-
-fn space() -> Vec<(char, char)> {
-    vec![
-        (' ', ' '),
-        ('\t', '\t'),
-        ('\n', '\n'),
-        ('\r', '\r'),
-        ('\x0b', '\x0c'),
-    ]
-}
-
-fn parse_class(c: &[char], pos: &mut usize) -> Result<Node, String> {
-    *pos += 1; // [
-    let neg = c.get(*pos) == Some(&'^');
-    if neg {
-        *pos += 1;
-    }
-    let mut items = Vec::new();
-    let mut first = true;
-    loop {
-        let ch = *c.get(*pos).ok_or("unclosed [")?;
-        if ch == ']' && !first {
-            *pos += 1;
-            break;
-        }
-        first = false;
-        *pos += 1;
-        let lo = if ch == '\\' {
-            let e = *c.get(*pos).ok_or("trailing backslash")?;
-            *pos += 1;
-            match escape(e)? {
-                Node::Char(x) => x,
-                Node::Class(false, r) => {
-                    items.extend(r);
-                    continue;
-                }
-                _ => return Err(format!("unsupported escape \\{e} in a class")),
-            }
-        } else {
-            ch
-        };
-        if c.get(*pos) == Some(&'-') && c.get(*pos + 1).is_some_and(|x| *x != ']') {
-            let mut hi = c[*pos + 1];
-            *pos += 2;
-            if hi == '\\' {
-                hi = *c.get(*pos).ok_or("trailing backslash")?;
-                *pos += 1;
-            }
-            if hi < lo {
-                return Err(format!("bad range {lo}-{hi}"));
-            }
-            items.push((lo, hi));
-        } else {
-            items.push((lo, lo));
-        }
-    }
-    Ok(Node::Class(neg, items))
-}
-
-fn parse_quantifier(c: &[char], pos: &mut usize, atom: Node) -> Result<Node, String> {
-    let (min, max) = match c.get(*pos) {
-        Some('*') => (0, None),
-        Some('+') => (1, None),
-        Some('?') => (0, Some(1)),
-        Some('{') => {
-            let close = c[*pos..]
-                .iter()
-                .position(|x| *x == '}')
-                .ok_or("unclosed {")?
-                + *pos;
-            let body: String = c[*pos + 1..close].iter().collect();
-            let num = |s: &str| {
-                s.trim()
-                    .parse::<usize>()
-                    .map_err(|e| format!("{{{body}}}: {e}"))
-            };
-            let (min, max) = match body.split_once(',') {
-                None => {
-                    let n = num(&body)?;
-                    (n, Some(n))
-                }
-                Some((a, "")) => (num(a)?, None),
-                Some((a, b)) => (num(a)?, Some(num(b)?)),
-            };
-            *pos = close;
-            (min, max)
-        }
-        _ => return Ok(atom),
-    };
-    *pos += 1;
-    if c.get(*pos) == Some(&'?') {
-        *pos += 1; // lazy: the same set of matches
-    }
-    Ok(Node::Repeat(Box::new(atom), min, max))
-}
-
-fn match_seq(seq: &[Node], s: &[char], i: usize, k: &mut dyn FnMut(usize) -> bool) -> bool {
-    match seq.split_first() {
-        None => k(i),
-        Some((n, rest)) => match_node(n, s, i, &mut |j| match_seq(rest, s, j, k)),
-    }
-}
-
-fn match_node(n: &Node, s: &[char], i: usize, k: &mut dyn FnMut(usize) -> bool) -> bool {
-    match n {
-        Node::Char(c) => i < s.len() && s[i] == *c && k(i + 1),
-        Node::Any => i < s.len() && s[i] != '\n' && k(i + 1),
-        Node::Class(neg, items) => {
-            i < s.len() && (items.iter().any(|(a, b)| *a <= s[i] && s[i] <= *b) != *neg) && k(i + 1)
-        }
-        Node::Start => i == 0 && k(i),
-        Node::End => i == s.len() && k(i),
-        Node::Group(alt) => alt.iter().any(|seq| match_seq(seq, s, i, k)),
-        Node::Repeat(node, min, max) => match_repeat(node, *min, *max, 0, s, i, k),
-    }
-}
-
-fn match_repeat(
-    node: &Node,
-    min: usize,
-    max: Option<usize>,
-    count: usize,
-    s: &[char],
-    i: usize,
-    k: &mut dyn FnMut(usize) -> bool,
-) -> bool {
-    if max.is_none_or(|m| count < m)
-        && match_node(node, s, i, &mut |j| {
-            // A repetition that consumed nothing cannot help; stop (avoids endless loops).
-            (j != i || count < min) && match_repeat(node, min, max, count + 1, s, j, k)
-        })
-    {
-        return true;
-    }
-    count >= min && k(i)
 }

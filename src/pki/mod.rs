@@ -390,121 +390,142 @@ pub fn ensure(s: &PkiSettings, clusters: &[String], mode: Mode) -> Result<Materi
     let mut problems = Vec::new();
     let mut loaded = BTreeMap::new();
     for name in clusters {
-        let cdir = s.dir.join(name);
-        let l = load_cluster(&cdir)?;
-        let rel = |f: &str| display(s, &format!("{name}/{f}"));
-        match (&l.ca_cert, &l.ca_key) {
-            (Some(c), Some(k)) => {
-                let root_cert = l.root_cert.clone().unwrap_or_else(|| roots.bundle());
-                let chain = match &l.cert_chain {
-                    Some(ch) => ch.clone(),
-                    None => chain_for(c, &roots),
-                };
-                problems.extend(verify::verify_cluster(
-                    &verify::ClusterFiles {
-                        dir: display(s, name),
-                        ca_cert: c,
-                        ca_key: k,
-                        root_cert: &root_cert,
-                        cert_chain: &chain,
-                    },
-                    &trusted,
-                    now(),
-                ));
-            }
-            (Some(_), None) => problems.push(format!(
-                "{}: missing while {} exists; restore the key or remove both to issue a new intermediate",
-                rel(CA_KEY),
-                rel(CA_CERT)
-            )),
-            (None, Some(_)) => problems.push(format!(
-                "{}: missing while {} exists; restore the certificate or remove both to issue a new intermediate",
-                rel(CA_CERT),
-                rel(CA_KEY)
-            )),
-            (None, None) => {
-                if mode == Mode::ReadOnly {
-                    problems.push(format!(
-                        "{}: missing (run `meshrender render` to issue the intermediate of {name})",
-                        rel(CA_CERT)
-                    ));
-                } else if roots.signing().is_none() {
-                    problems.push(format!(
-                        "{}: cannot issue the intermediate of {name}: {} is not there (the root key is needed to sign it)",
-                        rel(CA_CERT),
-                        display(s, ROOT_KEY)
-                    ));
-                }
-            }
-        }
-        if mode == Mode::ReadOnly
-            && l.ca_cert.is_some()
-            && (l.root_cert.is_none() || l.cert_chain.is_none())
-        {
-            for (f, v) in [(ROOT_CERT, &l.root_cert), (CERT_CHAIN, &l.cert_chain)] {
-                if v.is_none() {
-                    problems.push(format!(
-                        "{}: missing (run `meshrender render` to write it)",
-                        rel(f)
-                    ));
-                }
-            }
-        }
+        let l = load_cluster(&s.dir.join(name))?;
+        problems.extend(check_cluster(s, name, &l, &roots, &trusted, mode));
         loaded.insert(name.clone(), l);
     }
     if !problems.is_empty() {
         return Err(PkiError { messages: problems });
     }
-
     // Everything present is sound: complete what is missing.
     let mut out = BTreeMap::new();
     for (name, l) in loaded {
-        let cdir = s.dir.join(&name);
-        let (ca_cert, ca_key) = match (l.ca_cert, l.ca_key) {
-            (Some(c), Some(k)) => (c, k),
-            _ => {
-                let (rc, rk) = roots.signing().expect("checked above");
-                let (c, k) = issue_intermediate(s, &name, rc, rk)?;
-                write_file(&cdir.join(CA_KEY), &k, 0o600)?;
-                write_file(&cdir.join(CA_CERT), &c, 0o644)?;
-                created.push(format!("{name}/{CA_CERT}"));
-                created.push(format!("{name}/{CA_KEY}"));
-                (c, k)
-            }
-        };
-        let root_cert = match l.root_cert {
-            Some(r) => r,
-            None => {
-                let r = roots.bundle();
-                write_file(&cdir.join(ROOT_CERT), &r, 0o644)?;
-                created.push(format!("{name}/{ROOT_CERT}"));
-                r
-            }
-        };
-        let cert_chain = match l.cert_chain {
-            Some(c) => c,
-            None => {
-                let c = chain_for(&ca_cert, &roots);
-                write_file(&cdir.join(CERT_CHAIN), &c, 0o644)?;
-                created.push(format!("{name}/{CERT_CHAIN}"));
-                c
-            }
-        };
-        out.insert(
-            name,
-            ClusterCa {
-                ca_cert,
-                ca_key: SecretString(ca_key),
-                root_cert,
-                cert_chain,
-            },
-        );
+        let ca = complete_cluster(s, &name, l, &roots, &mut created)?;
+        out.insert(name, ca);
     }
     created.sort();
     Ok(Material {
         rotation: roots.rotation,
         clusters: out,
         created,
+    })
+}
+
+/// What is wrong with one cluster's loaded files (nothing is written).
+fn check_cluster(
+    s: &PkiSettings,
+    name: &str,
+    l: &Loaded,
+    roots: &Roots,
+    trusted: &[Vec<u8>],
+    mode: Mode,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let rel = |f: &str| display(s, &format!("{name}/{f}"));
+    match (&l.ca_cert, &l.ca_key) {
+        (Some(c), Some(k)) => {
+            let root_cert = l.root_cert.clone().unwrap_or_else(|| roots.bundle());
+            let chain = match &l.cert_chain {
+                Some(ch) => ch.clone(),
+                None => chain_for(c, roots),
+            };
+            problems.extend(verify::verify_cluster(
+                &verify::ClusterFiles {
+                    dir: display(s, name),
+                    ca_cert: c,
+                    ca_key: k,
+                    root_cert: &root_cert,
+                    cert_chain: &chain,
+                },
+                trusted,
+                now(),
+            ));
+        }
+        (Some(_), None) => problems.push(format!(
+            "{}: missing while {} exists; restore the key or remove both to issue a new intermediate",
+            rel(CA_KEY),
+            rel(CA_CERT)
+        )),
+        (None, Some(_)) => problems.push(format!(
+            "{}: missing while {} exists; restore the certificate or remove both to issue a new intermediate",
+            rel(CA_CERT),
+            rel(CA_KEY)
+        )),
+        (None, None) => {
+            if mode == Mode::ReadOnly {
+                problems.push(format!(
+                    "{}: missing (run `meshrender render` to issue the intermediate of {name})",
+                    rel(CA_CERT)
+                ));
+            } else if roots.signing().is_none() {
+                problems.push(format!(
+                    "{}: cannot issue the intermediate of {name}: {} is not there (the root key is needed to sign it)",
+                    rel(CA_CERT),
+                    display(s, ROOT_KEY)
+                ));
+            }
+        }
+    }
+    if mode == Mode::ReadOnly
+        && l.ca_cert.is_some()
+        && (l.root_cert.is_none() || l.cert_chain.is_none())
+    {
+        for (f, v) in [(ROOT_CERT, &l.root_cert), (CERT_CHAIN, &l.cert_chain)] {
+            if v.is_none() {
+                problems.push(format!(
+                    "{}: missing (run `meshrender render` to write it)",
+                    rel(f)
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// One cluster's material, issuing and writing what is missing.
+fn complete_cluster(
+    s: &PkiSettings,
+    name: &str,
+    l: Loaded,
+    roots: &Roots,
+    created: &mut Vec<String>,
+) -> Result<ClusterCa, PkiError> {
+    let cdir = s.dir.join(name);
+    let (ca_cert, ca_key) = match (l.ca_cert, l.ca_key) {
+        (Some(c), Some(k)) => (c, k),
+        _ => {
+            let (rc, rk) = roots.signing().expect("checked above");
+            let (c, k) = issue_intermediate(s, name, rc, rk)?;
+            write_file(&cdir.join(CA_KEY), &k, 0o600)?;
+            write_file(&cdir.join(CA_CERT), &c, 0o644)?;
+            created.push(format!("{name}/{CA_CERT}"));
+            created.push(format!("{name}/{CA_KEY}"));
+            (c, k)
+        }
+    };
+    let root_cert = match l.root_cert {
+        Some(r) => r,
+        None => {
+            let r = roots.bundle();
+            write_file(&cdir.join(ROOT_CERT), &r, 0o644)?;
+            created.push(format!("{name}/{ROOT_CERT}"));
+            r
+        }
+    };
+    let cert_chain = match l.cert_chain {
+        Some(c) => c,
+        None => {
+            let c = chain_for(&ca_cert, roots);
+            write_file(&cdir.join(CERT_CHAIN), &c, 0o644)?;
+            created.push(format!("{name}/{CERT_CHAIN}"));
+            c
+        }
+    };
+    Ok(ClusterCa {
+        ca_cert,
+        ca_key: SecretString(ca_key),
+        root_cert,
+        cert_chain,
     })
 }
 

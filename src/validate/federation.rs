@@ -177,15 +177,8 @@ fn ports(
     path: &str,
     d: &mut Diagnostics,
 ) -> Vec<ServicePort> {
-    let list = field.value().map_or(&[][..], |p| &p.value);
+    let list = items(field, loc, &format!("{path}.ports"), d);
     if list.is_empty() {
-        if !field.is_written() {
-            d.error(
-                Code::E004,
-                loc,
-                format!("missing required field `{path}.ports`"),
-            );
-        }
         x.ok = false;
     }
     let mut out = Vec::new();
@@ -228,13 +221,8 @@ fn consumers(
     path: &str,
     d: &mut Diagnostics,
 ) -> Vec<String> {
-    let list = field.value().map_or(&[][..], |c| &c.value);
+    let list = items(field, loc, &format!("{path}.consumers"), d);
     if list.is_empty() && !field.is_written() {
-        d.error(
-            Code::E004,
-            loc,
-            format!("missing required field `{path}.consumers`"),
-        );
         x.ok = false;
     }
     let mut out = Vec::new();
@@ -334,4 +322,13 @@ fn consumers_fit(
             );
         }
     }
+}
+
+/// The items of a required list; a list never written is reported (an empty or invalid one
+/// is the caller's to judge).
+fn items<'a, T>(field: &'a Field<Vec<T>>, loc: Loc, what: &str, d: &mut Diagnostics) -> &'a [T] {
+    if !field.is_written() {
+        d.error(Code::E004, loc, format!("missing required field `{what}`"));
+    }
+    field.value().map_or(&[][..], |l| &l.value)
 }

@@ -5,6 +5,7 @@
 //! file, which template, which context) → `render` (pure: sorted path → bytes) → `output`
 //! (the only writer of the output directory). `cli` wires them to commands.
 
+mod addresses;
 pub mod cli;
 pub mod diag;
 mod digest;

@@ -78,7 +78,7 @@ fn pool(p: &Field<String>, d: &mut Diagnostics) -> Option<(Ipv4Addr, u8)> {
     let Some(p) = p.value() else {
         return Some((Ipv4Addr::new(240, 0, 0, 0), 4));
     };
-    match crate::federation::parse_pool(&p.value) {
+    match crate::addresses::parse_pool(&p.value) {
         Ok(pool) => Some(pool),
         Err(why) => {
             d.error_help(
@@ -297,7 +297,7 @@ fn consumers_fit(
     locs: (Loc, Loc),
     d: &mut Diagnostics,
 ) {
-    let usable = crate::federation::usable_addresses(pool);
+    let usable = crate::addresses::usable_addresses(pool);
     for c in x.clusters {
         let name = &c.name.value;
         let n = services

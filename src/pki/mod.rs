@@ -80,13 +80,11 @@ pub(crate) fn err(m: impl Into<String>) -> PkiError {
 }
 
 pub(crate) fn read_opt(path: &Path) -> Result<Option<String>, PkiError> {
-    match std::fs::read(path) {
-        Ok(b) => String::from_utf8(b)
-            .map(Some)
-            .map_err(|_| err(format!("{}: not PEM text", path.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(err(format!("{}: cannot read: {e}", path.display()))),
-    }
+    let bytes = crate::fsutil::read_opt(path)
+        .map_err(|e| err(format!("{}: cannot read: {e}", path.display())))?;
+    bytes
+        .map(|b| String::from_utf8(b).map_err(|_| err(format!("{}: not PEM text", path.display()))))
+        .transpose()
 }
 
 /// Writes `text` to `path` atomically with `mode` (unix permissions).

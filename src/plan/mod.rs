@@ -42,7 +42,7 @@ pub struct Options {
 }
 
 /// How a planned file reaches the cluster.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Applied {
     /// Not applied as is: inputs of istioctl or Helm, kustomizations, notes.
     No,
@@ -53,7 +53,7 @@ pub(crate) enum Applied {
 }
 
 /// One output file.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub(crate) struct PlannedFile {
     /// Path relative to the output directory, with `/` separators.
     pub path: String,

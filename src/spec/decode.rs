@@ -65,13 +65,17 @@ impl<'a> Fields<'a> {
         })
     }
 
-    /// The node under `key`, recorded as known and used; `None` when absent or null.
-    fn node(&mut self, key: &'static str) -> Option<&'a Node> {
+    /// The node under `key` (null included), recorded as known and, if present, used.
+    fn entry(&mut self, key: &'static str) -> Option<&'a Node> {
         self.asked.push(key);
         let i = self.entries.iter().position(|(k, _)| k.name == key)?;
         self.used[i] = true;
-        let n = &self.entries[i].1;
-        (n.value != Value::Null).then_some(n)
+        Some(&self.entries[i].1)
+    }
+
+    /// The node under `key`; `None` when absent or null.
+    fn node(&mut self, key: &'static str) -> Option<&'a Node> {
+        self.entry(key).filter(|n| n.value != Value::Null)
     }
 
     /// The field under `key`, decoded by `decode` (which reports a wrong value and returns
@@ -82,18 +86,10 @@ impl<'a> Fields<'a> {
         d: &mut Diagnostics,
         decode: impl FnOnce(&'a Node, &str, &mut Diagnostics) -> Option<Sp<T>>,
     ) -> Field<T> {
-        self.asked.push(key);
-        let Some(i) = self.entries.iter().position(|(k, _)| k.name == key) else {
-            return Field::Absent;
-        };
-        self.used[i] = true;
-        let n = &self.entries[i].1;
-        if n.value == Value::Null {
-            return Field::Null(n.loc);
-        }
-        match decode(n, &join(&self.path, key), d) {
-            Some(v) => Field::Value(v),
-            None => Field::Invalid(n.loc),
+        match self.entry(key) {
+            None => Field::Absent,
+            Some(n) if n.value == Value::Null => Field::Null,
+            Some(n) => decode(n, &join(&self.path, key), d).map_or(Field::Invalid, Field::Value),
         }
     }
 

@@ -35,8 +35,8 @@ impl Sp<String> {
 pub enum Field<T> {
     #[default]
     Absent,
-    Null(Loc),
-    Invalid(Loc),
+    Null,
+    Invalid,
     Value(Sp<T>),
 }
 
@@ -51,11 +51,11 @@ impl<T> Field<T> {
 
     /// The field has a (valid or invalid) non-null value.
     pub fn is_written(&self) -> bool {
-        matches!(self, Field::Value(_) | Field::Invalid(_))
+        matches!(self, Field::Value(_) | Field::Invalid)
     }
 
     pub fn is_null(&self) -> bool {
-        matches!(self, Field::Null(_))
+        matches!(self, Field::Null)
     }
 }
 

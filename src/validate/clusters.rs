@@ -46,7 +46,7 @@ enum RoleKind {
 pub(super) fn check(spec: &Spec, d: &mut Diagnostics) -> (Vec<ClusterIn>, bool) {
     let list = match &spec.clusters {
         Field::Value(list) => list,
-        Field::Null(_) => {
+        Field::Null => {
             d.error(
                 Code::E029,
                 Loc::new(1, 1),
@@ -62,7 +62,7 @@ pub(super) fn check(spec: &Spec, d: &mut Diagnostics) -> (Vec<ClusterIn>, bool) 
             );
             return (Vec::new(), false);
         }
-        Field::Invalid(_) => return (Vec::new(), false),
+        Field::Invalid => return (Vec::new(), false),
     };
     if list.value.is_empty() {
         d.error(

@@ -35,12 +35,12 @@ pub(crate) fn require<'a, T>(
             parent,
             format!("missing required field `{what}`"),
         ),
-        Field::Null(_) => d.error(
+        Field::Null => d.error(
             Code::E004,
             parent,
             format!("required field `{what}` has no value"),
         ),
-        Field::Invalid(_) | Field::Value(_) => {}
+        Field::Invalid | Field::Value(_) => {}
     }
     v.value()
 }

@@ -39,7 +39,7 @@ pub enum ExitCode {
 pub enum Error {
     /// A pipeline step failed: spec, PKI, federation, I/O (exit 2).
     Failure(Failure),
-    /// A usage or I/O problem, as the line(s) to print (exit 2).
+    /// A usage or I/O problem (exit 2), printed as `error: <message>`.
     Message(String),
     /// `render` refused files it does not own; they were listed as it found them (exit 3).
     Refused,
@@ -58,7 +58,7 @@ impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Error::Failure(e) => write!(f, "{e}"),
-            Error::Message(m) => f.write_str(m),
+            Error::Message(m) => write!(f, "error: {m}"),
             Error::Refused => f.write_str(
                 "error: nothing was written; move those files away, or render with --force to overwrite them",
             ),

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::{Error, Result, display, warn};
 use crate::output::{self, Analysis, RenderedFile};
-use crate::{Options, load_mesh, model, pki, render_owned, tool_version};
+use crate::{Failure, Options, load_mesh, model, pki, render_owned, tool_version};
 
 pub(super) struct Prepared {
     pub mesh: model::Mesh,
@@ -31,7 +31,7 @@ pub(super) fn prepare(
         if !unknown.is_empty() {
             let names: Vec<&str> = mesh.clusters.iter().map(|c| c.name.as_str()).collect();
             return Err(Error::Message(format!(
-                "error: --cluster {}: not a cluster of this mesh (clusters: {})",
+                "--cluster {}: not a cluster of this mesh (clusters: {})",
                 unknown.join(", "),
                 names.join(", ")
             )));
@@ -46,7 +46,7 @@ pub(super) fn prepare(
         eprintln!("pki: created {}", mesh.pki.dir.join(f).display());
     }
     let spec_bytes =
-        std::fs::read(spec).map_err(|e| Error::Message(format!("{}: {e}", display(spec))))?;
+        std::fs::read(spec).map_err(|e| Failure::Other(format!("{}: {e}", display(spec))))?;
     let analysis = output::analyze(
         out,
         &files,
@@ -54,7 +54,7 @@ pub(super) fn prepare(
         &tool_version(),
         &output::sha256_hex(&spec_bytes),
     )
-    .map_err(|e| Error::Message(format!("error: {e}")))?;
+    .map_err(|e| Error::Message(e.to_string()))?;
     Ok(Prepared {
         mesh,
         files,

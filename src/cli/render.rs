@@ -55,8 +55,8 @@ pub(super) fn run(
             display(out)
         );
     }
-    let report = output::apply(out, &p.analysis, &p.files)
-        .map_err(|e| Error::Message(format!("error: {e}")))?;
+    let report =
+        output::apply(out, &p.analysis, &p.files).map_err(|e| Error::Message(e.to_string()))?;
     if format == Format::Json {
         for e in &p.analysis.entries {
             let status = if e.removing {

@@ -6,7 +6,7 @@ use super::formats::is_dns1123_subdomain;
 use super::require;
 use crate::diag::{Code, Diagnostics, Loc};
 use crate::model::{SecretsMode, Topology};
-use crate::spec::Spec;
+use crate::spec::{self, Sp, Spec};
 
 /// `secrets.mode` must be given once a `cacerts` is rendered; plaintext needs the files it
 /// puts into remote secrets.
@@ -69,85 +69,7 @@ pub(super) fn mode(spec: &Spec, mesh_id: &str, d: &mut Diagnostics) -> Option<Se
     };
     match mode.value.as_str() {
         "plaintext" => Some(SecretsMode::Plaintext),
-        "external-secrets" => {
-            let Some(es) = s.value.external_secrets.value() else {
-                if !s.value.external_secrets.is_written() {
-                    d.error_help(
-                        Code::E027,
-                        mode.loc,
-                        "`secrets.mode: external-secrets` needs a `secrets.externalSecrets` section",
-                        "add `externalSecrets: {storeRef: {kind: ClusterSecretStore, name: NAME}, keyPrefix: meshes/MESH}`",
-                    );
-                }
-                return None;
-            };
-            let mut ok = true;
-            let key_prefix = match es.value.key_prefix.value() {
-                Some(k)
-                    if k.value.trim_matches('/').is_empty()
-                        || k.value.contains(char::is_whitespace) =>
-                {
-                    d.error(
-                        Code::E030,
-                        k.loc,
-                        format!("`secrets.externalSecrets.keyPrefix` `{}` must be a non-empty path without spaces", k.value),
-                    );
-                    ok = false;
-                    String::new()
-                }
-                Some(k) => k.value.trim_end_matches('/').to_owned(),
-                None => format!("meshes/{mesh_id}"),
-            };
-            let sr = require(
-                &es.value.store_ref,
-                es.loc,
-                "secrets.externalSecrets.storeRef",
-                d,
-            )?;
-            let kind = require(
-                &sr.value.kind,
-                sr.loc,
-                "secrets.externalSecrets.storeRef.kind",
-                d,
-            );
-            let name = require(
-                &sr.value.name,
-                sr.loc,
-                "secrets.externalSecrets.storeRef.name",
-                d,
-            );
-            if let Some(k) = kind
-                && k.value != "ClusterSecretStore"
-                && k.value != "SecretStore"
-            {
-                d.error_help(
-                    Code::E005,
-                    k.loc,
-                    format!(
-                        "`secrets.externalSecrets.storeRef.kind` `{}` is not a store kind",
-                        k.value
-                    ),
-                    "expected ClusterSecretStore or SecretStore",
-                );
-                ok = false;
-            }
-            if let Some(n) = name
-                && !is_dns1123_subdomain(&n.value)
-            {
-                d.error(
-                    Code::E030,
-                    n.loc,
-                    format!("`secrets.externalSecrets.storeRef.name` `{}` is not a Kubernetes object name (lower-case letters, digits, '-', '.')", n.value),
-                );
-                ok = false;
-            }
-            let (kind, name) = (kind?, name?);
-            ok.then(|| SecretsMode::ExternalSecrets {
-                store_kind: kind.value.clone(),
-                store_name: name.value.clone(),
-                key_prefix,
-            })
-        }
+        "external-secrets" => external_secrets(s, mode, mesh_id, d),
         "sops" => {
             d.error_help(
                 Code::E028,
@@ -167,4 +89,89 @@ pub(super) fn mode(spec: &Spec, mesh_id: &str, d: &mut Diagnostics) -> Option<Se
             None
         }
     }
+}
+
+/// `secrets.externalSecrets`: the store to pull from and the key prefix in it.
+fn external_secrets(
+    s: &Sp<spec::Secrets>,
+    mode: &Sp<String>,
+    mesh_id: &str,
+    d: &mut Diagnostics,
+) -> Option<SecretsMode> {
+    let Some(es) = s.value.external_secrets.value() else {
+        if !s.value.external_secrets.is_written() {
+            d.error_help(
+                Code::E027,
+                mode.loc,
+                "`secrets.mode: external-secrets` needs a `secrets.externalSecrets` section",
+                "add `externalSecrets: {storeRef: {kind: ClusterSecretStore, name: NAME}, keyPrefix: meshes/MESH}`",
+            );
+        }
+        return None;
+    };
+    let mut ok = true;
+    let key_prefix = match es.value.key_prefix.value() {
+        Some(k)
+            if k.value.trim_matches('/').is_empty() || k.value.contains(char::is_whitespace) =>
+        {
+            d.error(
+                Code::E030,
+                k.loc,
+                format!("`secrets.externalSecrets.keyPrefix` `{}` must be a non-empty path without spaces", k.value),
+            );
+            ok = false;
+            String::new()
+        }
+        Some(k) => k.value.trim_end_matches('/').to_owned(),
+        None => format!("meshes/{mesh_id}"),
+    };
+    let sr = require(
+        &es.value.store_ref,
+        es.loc,
+        "secrets.externalSecrets.storeRef",
+        d,
+    )?;
+    let kind = require(
+        &sr.value.kind,
+        sr.loc,
+        "secrets.externalSecrets.storeRef.kind",
+        d,
+    );
+    let name = require(
+        &sr.value.name,
+        sr.loc,
+        "secrets.externalSecrets.storeRef.name",
+        d,
+    );
+    if let Some(k) = kind
+        && k.value != "ClusterSecretStore"
+        && k.value != "SecretStore"
+    {
+        d.error_help(
+            Code::E005,
+            k.loc,
+            format!(
+                "`secrets.externalSecrets.storeRef.kind` `{}` is not a store kind",
+                k.value
+            ),
+            "expected ClusterSecretStore or SecretStore",
+        );
+        ok = false;
+    }
+    if let Some(n) = name
+        && !is_dns1123_subdomain(&n.value)
+    {
+        d.error(
+            Code::E030,
+            n.loc,
+            format!("`secrets.externalSecrets.storeRef.name` `{}` is not a Kubernetes object name (lower-case letters, digits, '-', '.')", n.value),
+        );
+        ok = false;
+    }
+    let (kind, name) = (kind?, name?);
+    ok.then(|| SecretsMode::ExternalSecrets {
+        store_kind: kind.value.clone(),
+        store_name: name.value.clone(),
+        key_prefix,
+    })
 }

@@ -95,9 +95,15 @@ codes! {
     E029,
     /// A malformed value: URL, address, path, label value, number range.
     E030,
+    /// A hostname where the target Istio version needs an IP address (the east-west address of
+    /// a primary whose remotes run their own istiod, Istio 1.8–1.14).
+    E031,
     /// Warning: a federation consumer has no istiocoredns ClusterIP, so its CoreDNS stub is
     /// not rendered.
     W001,
+    /// Warning: a hostname as the east-west address of a primary serving remotes becomes an
+    /// ExternalName Service, which does not fit every load balancer (AWS EKS).
+    W002,
 }
 
 impl fmt::Display for Code {

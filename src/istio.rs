@@ -23,10 +23,10 @@ pub const NEWEST: Version = Version { minor: 31 };
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EastWestShape {
-    /// 1.8: no `spec.revision`, ports `mtls`/`tcp-istiod`/`tcp-webhook`, ROUTER_MODE env,
-    /// meshID/clusterName in values.
-    V1_8,
-    /// 1.9–1.10: `revision`, `tls*` port names; still ROUTER_MODE, meshID, clusterName.
+    /// 1.8–1.10: `revision`, `tls*` port names; still ROUTER_MODE, meshID, clusterName.
+    /// 1.8 is the 1.8.6 shape: the script of 1.8.2–1.8.6 already prints the 1.9 shape, and a
+    /// revisioned 1.8 install needs `spec.revision` (ISTIO-FACTS §9.1 #4; the 1.8.0 script's
+    /// `mtls`/`tcp-istiod` shape without a revision is not rendered).
     V1_9,
     /// 1.11: as 1.9 plus `injectionTemplate: gateway`.
     V1_11,
@@ -37,21 +37,24 @@ pub enum EastWestShape {
 /// How a remote cluster (role: remote) is installed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RemoteModel {
-    /// Before 1.16: the remote runs its own istiod (CA and injection) and points its proxies at
+    /// Before 1.15: the remote runs its own istiod (CA and injection) and points its proxies at
     /// the primary through `remotePilotAddress`; install values carry meshID/clusterName/network.
     OwnIstiod,
-    /// 1.16 onwards: `profile: remote`, `istiodRemote.injectionPath`, config from the primary.
+    /// 1.15 onwards: istiod-less remote (`profile: external` in 1.15, `profile: remote` from
+    /// 1.16), `istiodRemote.injectionPath`, config from the primary (ISTIO-FACTS §9.2).
     RemoteProfile,
 }
 
 /// Where the primary's "I serve remote clusters" switch goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExternalIstiodSetting {
-    /// Not used: remotes run their own istiod (before 1.16).
+    /// Not used: remotes run their own istiod (before 1.15).
     None,
-    /// `values.pilot.env.EXTERNAL_ISTIOD: true` (1.16–1.22).
+    /// `values.pilot.env.EXTERNAL_ISTIOD: true` only (1.15–1.23): the istiod chart reads
+    /// `global.externalIstiod` only from 1.24, ignores it on 1.23.0, and fails to render with
+    /// both set there (ISTIO-FACTS §9.1 #1).
     PilotEnv,
-    /// `values.global.externalIstiod: true` (1.23 onwards).
+    /// `values.global.externalIstiod: true` (1.24 onwards).
     GlobalValue,
 }
 
@@ -82,9 +85,10 @@ impl Version {
         !self.at_least(8)
     }
 
-    /// `networking.istio.io/v1` is served from 1.22; older targets get `v1alpha3`.
+    /// The API version of Istio's samples: `networking.istio.io/v1alpha3` until 1.23, `v1`
+    /// from 1.24 (served from 1.22, but the samples switched in 1.24; ISTIO-FACTS §9.2).
     pub fn networking_api_version(self) -> &'static str {
-        if self.at_least(22) {
+        if self.at_least(24) {
             "networking.istio.io/v1"
         } else {
             "networking.istio.io/v1alpha3"
@@ -93,45 +97,48 @@ impl Version {
 
     pub fn eastwest_shape(self) -> EastWestShape {
         match self.minor {
-            0..=8 => EastWestShape::V1_8,
-            9 | 10 => EastWestShape::V1_9,
+            0..=10 => EastWestShape::V1_9,
             11 => EastWestShape::V1_11,
             _ => EastWestShape::Current,
         }
     }
 
     pub fn remote_model(self) -> RemoteModel {
-        if self.at_least(16) {
+        if self.at_least(15) {
             RemoteModel::RemoteProfile
         } else {
             RemoteModel::OwnIstiod
         }
     }
 
-    /// The IstioOperator `profile` a remote cluster uses: `remote` (1.8–1.14 an alias of
-    /// `default`; 1.16+ the real remote profile); absent in 1.15, where `default` applies.
+    /// The IstioOperator `profile` a remote cluster uses, as the install guide of the release
+    /// writes it (ISTIO-FACTS §9.2): `remote` in 1.8–1.9; none in 1.10–1.14 (`remote` was a
+    /// deprecated alias of `default`); `external` in 1.15 (no `remote` profile exists there);
+    /// the real `remote` profile from 1.16.
     pub fn remote_profile(self) -> Option<&'static str> {
-        if self.minor == 15 {
-            None
-        } else {
-            Some("remote")
+        match self.minor {
+            0..=9 => Some("remote"),
+            10..=14 => None,
+            15 => Some("external"),
+            _ => Some("remote"),
         }
     }
 
     pub fn external_istiod_setting(self) -> ExternalIstiodSetting {
         match self.remote_model() {
             RemoteModel::OwnIstiod => ExternalIstiodSetting::None,
-            RemoteModel::RemoteProfile if self.at_least(23) => ExternalIstiodSetting::GlobalValue,
+            RemoteModel::RemoteProfile if self.at_least(24) => ExternalIstiodSetting::GlobalValue,
             RemoteModel::RemoteProfile => ExternalIstiodSetting::PilotEnv,
         }
     }
 
-    /// The `topology.istio.io/controlPlaneClusters` namespace annotation (1.16 onwards).
+    /// The `topology.istio.io/controlPlaneClusters` namespace annotation (1.15 onwards, with
+    /// the istiod-less remote).
     pub fn has_control_plane_clusters_annotation(self) -> bool {
-        self.at_least(16)
+        self.at_least(15)
     }
 
-    /// Remote clusters run an istiod, and so need `cacerts`, before 1.16.
+    /// Remote clusters run an istiod, and so need `cacerts`, before 1.15.
     pub fn remotes_run_istiod(self) -> bool {
         self.remote_model() == RemoteModel::OwnIstiod
     }
@@ -147,14 +154,28 @@ impl Version {
         !self.at_least(28)
     }
 
-    /// Where the helloworld sample images come from: Istio's own registry in the newest
-    /// samples, Docker Hub in the samples of older releases.
+    /// Where the helloworld sample images come from: Docker Hub for every version. The 1.30
+    /// samples name `registry.istio.io`, which is retired in December 2026 (ISTIO-FACTS §9.1 #6,
+    /// §9.2); the tag `1.0` is the one the 1.22+ samples use.
     pub fn helloworld_image(self, version: &str) -> String {
-        if self.at_least(24) {
-            format!("registry.istio.io/release/examples-helloworld-{version}:1.0")
+        if self.at_least(22) {
+            format!("docker.io/istio/examples-helloworld-{version}:1.0")
         } else {
             format!("docker.io/istio/examples-helloworld-{version}")
         }
+    }
+
+    /// A hostname as the east-west address of a primary whose remotes run their own istiod
+    /// (1.8–1.14) breaks the remotes: the base chart writes it into `Endpoints istiod-remote`
+    /// as an IP, which the API server rejects (ISTIO-FACTS §9.1 #5).
+    pub fn remote_pilot_address_must_be_ip(self) -> bool {
+        self.remote_model() == RemoteModel::OwnIstiod
+    }
+
+    /// ISTIO_MULTIROOT_MESH / PROXY_CONFIG_XDS_AGENT exist from 1.10 only: root rotation
+    /// needs them (ISTIO-FACTS §9.2).
+    pub fn supports_multi_root(self) -> bool {
+        self.at_least(10)
     }
 
     /// The verification client: `curl` sample from 1.24, `sleep` before.
@@ -191,31 +212,33 @@ mod tests {
     #[test]
     fn gates_switch_at_the_documented_versions() {
         assert_eq!(
-            v(21).networking_api_version(),
+            v(23).networking_api_version(),
             "networking.istio.io/v1alpha3"
         );
-        assert_eq!(v(22).networking_api_version(), "networking.istio.io/v1");
-        assert_eq!(v(8).eastwest_shape(), EastWestShape::V1_8);
+        assert_eq!(v(24).networking_api_version(), "networking.istio.io/v1");
+        assert_eq!(v(8).eastwest_shape(), EastWestShape::V1_9);
         assert_eq!(v(10).eastwest_shape(), EastWestShape::V1_9);
         assert_eq!(v(11).eastwest_shape(), EastWestShape::V1_11);
         assert_eq!(v(12).eastwest_shape(), EastWestShape::Current);
-        assert_eq!(v(15).remote_model(), RemoteModel::OwnIstiod);
+        assert_eq!(v(14).remote_model(), RemoteModel::OwnIstiod);
+        assert_eq!(v(15).remote_model(), RemoteModel::RemoteProfile);
         assert_eq!(v(16).remote_model(), RemoteModel::RemoteProfile);
-        assert_eq!(v(15).external_istiod_setting(), ExternalIstiodSetting::None);
+        assert_eq!(v(14).external_istiod_setting(), ExternalIstiodSetting::None);
         assert_eq!(
-            v(22).external_istiod_setting(),
+            v(23).external_istiod_setting(),
             ExternalIstiodSetting::PilotEnv
         );
         assert_eq!(
-            v(23).external_istiod_setting(),
+            v(24).external_istiod_setting(),
             ExternalIstiodSetting::GlobalValue
         );
         assert!(!v(23).has_helm_values());
         assert!(v(24).has_helm_values());
         assert!(v(27).remote_secret_has_legacy_fields());
         assert!(!v(28).remote_secret_has_legacy_fields());
-        assert_eq!(v(15).remote_profile(), None);
-        assert_eq!(v(14).remote_profile(), Some("remote"));
+        assert_eq!(v(15).remote_profile(), Some("external"));
+        assert_eq!(v(14).remote_profile(), None);
+        assert_eq!(v(9).remote_profile(), Some("remote"));
         assert!(v(7).is_replicated_control_plane_era());
         assert!(!v(8).is_replicated_control_plane_era());
     }

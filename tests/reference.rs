@@ -158,12 +158,12 @@ fn eastwest_gateway_with_revision_equals_script_output_with_revision() {
     }
 }
 
-/// Istio 1.8 and 1.11 (the script then required `--mesh --cluster --network`). Two primaries
-/// on two networks, so both clusters get a gateway in every remote model.
+/// Istio 1.11 (the script then required `--mesh --cluster --network`). Two primaries on two
+/// networks, so both clusters get a gateway in every remote model.
 #[test]
-fn eastwest_gateway_equals_legacy_script_output_for_1_8_and_1_11() {
+fn eastwest_gateway_equals_legacy_script_output_for_1_11() {
     let Some(shared) = shared() else { return };
-    for (v, dir) in [("1.8", "legacy-1.8.0"), ("1.11", "legacy-1.11.0")] {
+    for (v, dir) in [("1.11", "legacy-1.11.0")] {
         let files = render_variant(MULTI_PRIMARY, version(v));
         for (cluster, file) in [
             ("cluster1", "cluster1-network1.yaml"),
@@ -179,11 +179,17 @@ fn eastwest_gateway_equals_legacy_script_output_for_1_8_and_1_11() {
 }
 
 /// 1.9 and 1.10 have no saved output; per eastwest-out/README.md they are the 1.11 shape
-/// without `injectionTemplate: gateway` (added in 1.11).
+/// without `injectionTemplate: gateway` (added in 1.11). 1.8 is the 1.8.6 shape, which is the
+/// 1.9 one (ISTIO-FACTS §9.1 #4), not the 1.8.0 script's `mtls`/`tcp-istiod` shape.
 #[test]
-fn eastwest_gateway_for_1_9_and_1_10_is_the_1_11_shape_without_injection_template() {
+fn eastwest_gateway_for_1_8_to_1_10_is_the_1_11_shape_without_injection_template() {
     let Some(shared) = shared() else { return };
-    for v in ["1.9", "1.10"] {
+    let old = eastwest_ref(&shared, "legacy-1.8.0/cluster1-network1.yaml");
+    assert!(
+        old["spec"].get("revision").is_none(),
+        "the 1.8.0 shape has no revision"
+    );
+    for v in ["1.8", "1.9", "1.10"] {
         let files = render_variant(MULTI_PRIMARY, version(v));
         for (cluster, file) in [
             ("cluster1", "cluster1-network1.yaml"),
@@ -199,13 +205,30 @@ fn eastwest_gateway_for_1_9_and_1_10_is_the_1_11_shape_without_injection_templat
     }
 }
 
-/// NodePort environments: the script output plus
-/// `values.gateways.istio-ingressgateway.type: NodePort` (ISTIO-FACTS §1.2, istio#49045).
+/// A revisioned 1.8 install: the gateway must carry `spec.revision`, or it calls the Service
+/// `istiod`, which a revision-only install lacks (ISTIO-FACTS §9.1 #4).
 #[test]
-fn eastwest_gateway_with_node_port_adds_only_the_service_type() {
+fn eastwest_gateway_of_a_revisioned_1_8_install_carries_the_revision() {
+    let files = render_variant(MULTI_PRIMARY, |s| {
+        s["istio"]["version"] = json!("1.8");
+        s["istio"]["revision"] = json!("1-8-6");
+    });
+    for c in ["cluster1", "cluster2"] {
+        assert_eq!(eastwest(&files, c)["spec"]["revision"], "1-8-6", "{c}");
+    }
+}
+
+/// NodePort environments: the script output plus
+/// `values.gateways.istio-ingressgateway.type: NodePort` (ISTIO-FACTS §1.2, istio#49045) and
+/// the Service annotation `traffic.istio.io/nodeSelector`, without which istiod does not take
+/// a NodePort Service as the network's gateway (ISTIO-FACTS §9.1 #3).
+#[test]
+fn eastwest_gateway_with_node_port_adds_the_service_type_and_node_selector() {
     let Some(shared) = shared() else { return };
     let mut want = eastwest_ref(&shared, "cluster2-network2.yaml");
     want["spec"]["values"]["gateways"]["istio-ingressgateway"]["type"] = json!("NodePort");
+    want["spec"]["components"]["ingressGateways"][0]["k8s"]["serviceAnnotations"] =
+        json!({"traffic.istio.io/nodeSelector": "{}"});
     let files = render_variant(MULTI_PRIMARY, |s| {
         s["clusters"][1]["eastWestGateway"]["serviceType"] = json!("NodePort")
     });
@@ -226,10 +249,10 @@ const EXPOSE_VERSIONS: [&str; 11] = [
     "1.8", "1.11", "1.15", "1.16", "1.21", "1.22", "1.23", "1.24", "1.28", "1.30", "1.31",
 ];
 
-/// The API version rule of DESIGN.md §2: `networking.istio.io/v1` from 1.22 (served since
-/// then; the samples switched in 1.24), `v1alpha3` before.
+/// The API version of Istio's samples per release (ISTIO-FACTS §9.2): `networking.istio.io/v1`
+/// from 1.24 (served from 1.22, but the samples switched in 1.24), `v1alpha3` before.
 fn networking_api(v: &str) -> &'static str {
-    if minor(v) >= 22 {
+    if minor(v) >= 24 {
         "networking.istio.io/v1"
     } else {
         "networking.istio.io/v1alpha3"
@@ -306,7 +329,8 @@ fn expose_istiod_equals_the_istio_sample_in_istio_system() {
 }
 
 /// The revisioned variant: Istio's `samples/multicluster/expose-istiod-rev.yaml.tmpl`
-/// (istio/istio@0fa04527816b, not among the shared copies, so inlined here) with
+/// (not among the shared copies, so inlined here; webhook port `tls-istiodwebhook` as the 1.11+
+/// template names it, ISTIO-FACTS §9.2) with
 /// `{{.Revision}}` = 1-24-0, the `-n istio-system` namespace and the target's apiVersion.
 #[test]
 fn expose_istiod_with_revision_equals_the_rev_template() {
@@ -325,7 +349,7 @@ fn expose_istiod_with_revision_equals_the_rev_template() {
                     "servers": [
                         {"port": {"name": "tls-istiod", "number": 15012, "protocol": "tls"},
                          "tls": {"mode": "PASSTHROUGH"}, "hosts": ["*"]},
-                        {"port": {"name": "tls-webhook", "number": 15017, "protocol": "tls"},
+                        {"port": {"name": "tls-istiodwebhook", "number": 15017, "protocol": "tls"},
                          "tls": {"mode": "PASSTHROUGH"}, "hosts": ["*"]},
                     ],
                 },
@@ -378,7 +402,7 @@ fn assert_contains(got: &Value, want: &Value, path: &str) {
 /// "Install Primary-Remote on different networks" (ISTIO-FACTS §0.2, §0.6, §4.4, §4.5).
 #[test]
 fn primary_remote_install_inputs_and_namespaces_follow_the_guide() {
-    for v in ["1.16", "1.22", "1.23", "1.31"] {
+    for v in ["1.16", "1.22", "1.23", "1.24", "1.31"] {
         let files = render_variant(PRIMARY_REMOTE, version(v));
         let what = |f: &str| format!("Istio {v}: {f}");
         let primary = single(&files, "clusters/cluster1/install/istiooperator.yaml");
@@ -387,8 +411,9 @@ fn primary_remote_install_inputs_and_namespaces_follow_the_guide() {
             &json!({"meshID": "mesh1", "multiCluster": {"clusterName": "cluster1"}, "network": "network1"}),
             &what("cluster1 IOP values.global"),
         );
-        // The "serves remotes" switch: values.global.externalIstiod from 1.23, the pilot env before.
-        if minor(v) >= 23 {
+        // The "serves remotes" switch (ISTIO-FACTS §9.1 #1): values.global.externalIstiod from
+        // 1.24, the pilot env alone before (1.23.0's chart ignores the global value).
+        if minor(v) >= 24 {
             assert_eq!(
                 primary["spec"]["values"]["global"]["externalIstiod"],
                 true,
@@ -476,13 +501,51 @@ fn primary_remote_install_inputs_and_namespaces_follow_the_guide() {
             &format!("{c} gateway chart values"),
         );
     }
-    // Before 1.16 the remote ran its own istiod: no remote profile model, no annotation.
+    // 1.15: the guide's istiod-less remote (ISTIO-FACTS §9.2): `profile: external`, the
+    // injection path, the annotation, and EXTERNAL_ISTIOD on the primary; no cacerts remote.
     let files = render_variant(PRIMARY_REMOTE, version("1.15"));
     let ns = single(&files, "clusters/cluster2/namespace.yaml");
-    assert!(
-        ns["metadata"].get("annotations").is_none(),
-        "1.15: no controlPlaneClusters annotation"
+    assert_eq!(
+        ns["metadata"]["annotations"]["topology.istio.io/controlPlaneClusters"], "cluster1",
+        "1.15: controlPlaneClusters annotation"
     );
+    let remote = single(&files, "clusters/cluster2/install/istiooperator.yaml");
+    assert_contains(
+        &remote["spec"],
+        &json!({
+            "profile": "external",
+            "values": {
+                "istiodRemote": {"injectionPath": "/inject/cluster/cluster2/net/network2"},
+                "global": {"remotePilotAddress": "192.0.2.10"},
+            },
+        }),
+        "1.15 cluster2 IOP",
+    );
+    let primary = single(&files, "clusters/cluster1/install/istiooperator.yaml");
+    assert_eq!(
+        primary["spec"]["values"]["pilot"]["env"]["EXTERNAL_ISTIOD"], true,
+        "1.15 primary EXTERNAL_ISTIOD"
+    );
+    assert!(!files.contains_key("clusters/cluster2/cacerts.yaml"));
+    // 1.10–1.14: the remote runs its own istiod and the guide writes no `profile`.
+    for v in ["1.10", "1.14"] {
+        let files = render_variant(PRIMARY_REMOTE, version(v));
+        let remote = single(&files, "clusters/cluster2/install/istiooperator.yaml");
+        assert!(
+            remote["spec"].get("profile").is_none(),
+            "{v}: no remote profile"
+        );
+        let ns = single(&files, "clusters/cluster2/namespace.yaml");
+        assert!(
+            ns["metadata"].get("annotations").is_none(),
+            "{v}: no annotation"
+        );
+    }
+    let remote = single(
+        &render_variant(PRIMARY_REMOTE, version("1.9")),
+        "clusters/cluster2/install/istiooperator.yaml",
+    );
+    assert_eq!(remote["spec"]["profile"], "remote", "1.9: profile remote");
 }
 
 // ---------------------------------------------------------------------------------------

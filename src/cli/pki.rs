@@ -20,7 +20,15 @@ pub(super) fn run(c: PkiCommand) -> Result<ExitCode> {
         }),
         PkiCommand::RotateRoot { spec, step } => {
             let step = RootStep::from_number(step).expect("clap accepts only 1, 2 and 3");
-            rotate(&spec, |m, cs| pki::rotate::rotate_root(&m.pki, cs, step))
+            rotate(&spec, |m, cs| {
+                if !m.version.supports_multi_root() {
+                    return Err(pki::err(format!(
+                        "root rotation needs Istio 1.10 or newer: Istio {} has no ISTIO_MULTIROOT_MESH / PROXY_CONFIG_XDS_AGENT, so proxies would not trust both roots during the switch; upgrade Istio first, or replace the root with a planned full restart of the mesh",
+                        m.version
+                    )));
+                }
+                pki::rotate::rotate_root(&m.pki, cs, step)
+            })
         }
     }
 }

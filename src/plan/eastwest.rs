@@ -1,11 +1,20 @@
 //! `install/eastwest-gateway.yaml`: what Istio's `gen-eastwest-gateway.sh` prints for the
-//! target version (four shapes: 1.8, 1.9–1.10, 1.11, 1.12+), and its Helm values from 1.24.
+//! target version (three shapes: 1.8–1.10, 1.11, 1.12+), and its Helm values from 1.24.
+//!
+//! A NodePort gateway's Service carries `traffic.istio.io/nodeSelector: '{}'`: without it
+//! istiod does not see a NodePort Service as the network's gateway and drops cross-network
+//! endpoints (ISTIO-FACTS §9.1 #3); with it istiod uses the nodes' ExternalIP and the node
+//! port of 15443.
 
 use serde::Serialize;
 use serde_json::Value;
 
 use super::{Applied, ClusterFiles, Ctx, helm};
 use crate::istio::EastWestShape;
+
+/// The `traffic.istio.io/nodeSelector` annotation value of a NodePort east-west gateway:
+/// every node (users narrow it with an override).
+pub(super) const NODE_SELECTOR: &str = "{}";
 
 #[derive(Serialize)]
 struct Env<'a> {
@@ -24,7 +33,7 @@ struct Port {
 struct Gateway<'a> {
     version: String,
     script_args: String,
-    has_revision: bool,
+    node_selector: &'static str,
     revision: &'a str,
     hub: &'a Option<String>,
     tag: &'a Option<String>,
@@ -45,29 +54,27 @@ pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) -> Option<Value> {
     let v = mesh.version;
     let node_port = c.east_west.as_ref().is_some_and(|g| g.node_port);
     let shape = v.eastwest_shape();
-    let legacy = shape == EastWestShape::V1_8;
-    let pick = |old: &'static str, new: &'static str| if legacy { old } else { new };
     let ports = [
         Port {
             name: "status-port",
             port: 15021,
         },
         Port {
-            name: pick("mtls", "tls"),
+            name: "tls",
             port: 15443,
         },
         Port {
-            name: pick("tcp-istiod", "tls-istiod"),
+            name: "tls-istiod",
             port: 15012,
         },
         Port {
-            name: pick("tcp-webhook", "tls-webhook"),
+            name: "tls-webhook",
             port: 15017,
         },
     ];
     let mut env = Vec::new();
     let sni_dnat = match shape {
-        EastWestShape::V1_8 | EastWestShape::V1_9 => {
+        EastWestShape::V1_9 => {
             Some("sni-dnat adds the clusters required for AUTO_PASSTHROUGH mode")
         }
         EastWestShape::V1_11 => Some(
@@ -95,7 +102,7 @@ pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) -> Option<Value> {
             mesh.mesh_id, c.name, c.network
         )
     };
-    if let (Some(r), false) = (&mesh.revision, legacy) {
+    if let Some(r) = &mesh.revision {
         script_args.push_str(&format!(" --revision {r}"));
     }
     out.add(
@@ -105,7 +112,7 @@ pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) -> Option<Value> {
         Gateway {
             version: v.to_string(),
             script_args,
-            has_revision: !legacy,
+            node_selector: NODE_SELECTOR,
             revision: mesh.revision.as_deref().unwrap_or_default(),
             hub: &mesh.hub,
             tag: &mesh.tag,

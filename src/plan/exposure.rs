@@ -43,10 +43,12 @@ pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) {
         return;
     }
     let svc = istiod_service(mesh);
+    // Both samples name the webhook port `tls-istiodwebhook` (expose-istiod-rev.yaml.tmpl
+    // since 1.11, the first release with a revisioned template; ISTIO-FACTS §9.2).
     let (vs_name, webhook_port_name, sni_hosts) = match &mesh.revision {
         Some(r) => (
             format!("istiod-vs-{r}"),
-            "tls-webhook",
+            "tls-istiodwebhook",
             vec![
                 format!("{svc}.istio-system.svc"),
                 format!("{svc}.istio-system.svc.cluster.local"),

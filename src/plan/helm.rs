@@ -150,7 +150,13 @@ fn gateway_values(mesh: &Mesh, c: &Cluster, node_port: bool) -> Value {
         v.insert("revision".into(), json!(r));
     }
     if node_port {
-        v.insert("service".into(), json!({ "type": "NodePort" }));
+        v.insert(
+            "service".into(),
+            json!({
+                "type": "NodePort",
+                "annotations": { "traffic.istio.io/nodeSelector": super::eastwest::NODE_SELECTOR },
+            }),
+        );
     }
     Value::Object(v)
 }

@@ -28,6 +28,8 @@ pub(super) struct EastWest {
     pub address: Option<String>,
     /// An address was written (valid or not): E018 must not fire for it.
     pub address_written: bool,
+    /// Where the address is written, when valid.
+    pub address_loc: Option<Loc>,
     pub loc: Option<Loc>,
     pub node_port: bool,
     /// `eastWestGateway.port`, when given.
@@ -314,6 +316,7 @@ fn east_west(c: &spec::Cluster, path: &str, d: &mut Diagnostics, ok: &mut bool) 
     if let Some(a) = gw.value.address.value() {
         if is_ip_or_hostname(&a.value) {
             ew.address = Some(a.value.clone());
+            ew.address_loc = Some(a.loc);
         } else {
             d.error(
                 Code::E030,

@@ -70,6 +70,9 @@ pub(crate) fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) 
         && !replicated_era
     {
         topology::check(topo, &clusters, &mut d);
+        if let Some(v) = head.version {
+            topology::remote_pilot_addresses(topo, v, &clusters, &mut d);
+        }
     }
     let mut api_servers = inputs::api_servers(spec, base, &mut d);
     let secrets = secrets::mode(spec, head.mesh_id.as_deref().unwrap_or(""), &mut d);

@@ -81,3 +81,48 @@ pub(super) fn check(topo: &Topology, clusters: &[ClusterIn], d: &mut Diagnostics
         }
     }
 }
+
+/// A primary serving remotes hands its east-west address to them as `remotePilotAddress`.
+/// Istio 1.8–1.14 remotes (their own istiod) write it into `Endpoints istiod-remote` as an IP,
+/// so a hostname is rejected by the API server (E031); from 1.15 Istio renders an ExternalName
+/// Service for a hostname, which Istio's guide calls unsuitable for AWS EKS (W002).
+/// ISTIO-FACTS §9.1 #5.
+pub(super) fn remote_pilot_addresses(
+    topo: &Topology,
+    v: Version,
+    clusters: &[ClusterIn],
+    d: &mut Diagnostics,
+) {
+    for c in clusters {
+        let (Some(addr), Some(loc)) = (&c.ew.address, c.ew.address_loc) else {
+            continue;
+        };
+        let serves = topo
+            .facts(&c.name.value)
+            .is_some_and(|f| !f.serves.is_empty());
+        if !serves || addr.parse::<std::net::IpAddr>().is_ok() {
+            continue;
+        }
+        if v.remote_pilot_address_must_be_ip() {
+            d.error_help(
+                Code::E031,
+                loc,
+                format!(
+                    "cluster `{}` serves remote clusters, so its east-west address `{addr}` must be an IP address with Istio {v}",
+                    c.name.value
+                ),
+                "Istio 1.8–1.14 remotes put remotePilotAddress into `Endpoints istiod-remote`, which takes only IPs; use the gateway's IP, or target Istio 1.15+",
+            );
+        } else {
+            d.warning_help(
+                Code::W002,
+                loc,
+                format!(
+                    "cluster `{}` serves remote clusters through the hostname `{addr}`: Istio makes `istiod-remote` an ExternalName Service for it",
+                    c.name.value
+                ),
+                "Istio's guide says ExternalName is not suitable for AWS EKS load balancers; prefer a stable IP where your platform gives one",
+            );
+        }
+    }
+}

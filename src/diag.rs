@@ -98,6 +98,11 @@ codes! {
     /// A hostname where the target Istio version needs an IP address (the east-west address of
     /// a primary whose remotes run their own istiod, Istio 1.8–1.14).
     E031,
+    /// `istio.tag` or `istio.charts.version` is not a release of `istio.version`.
+    E032,
+    /// The output needs an exact chart version (Flux, Sail) and neither `istio.charts.version`
+    /// nor `istio.tag` gives one.
+    E033,
     /// Warning: a federation consumer has no istiocoredns ClusterIP, so its CoreDNS stub is
     /// not rendered.
     W001,

@@ -149,6 +149,29 @@ impl Version {
         self.at_least(24)
     }
 
+    /// Whether the `gateway` chart of this release has the broken `values.schema.json`
+    /// (top-level `additionalProperties: false` beside `$ref`), which Helm ≥ 3.18.5 and Helm 4
+    /// reject for any values: 1.24.0–1.24.6, 1.25.0–1.25.4, 1.26.0–1.26.3, 1.27.0 (ISTIO-FACTS
+    /// §9.1 #7; fixed in 1.25.5, 1.26.4, 1.27.1, 1.28.0). Without a known patch release
+    /// (`chart_version` None) every 1.24–1.27 chart counts as broken: skipping a schema check
+    /// is harmless, failing an install is not.
+    pub fn gateway_chart_schema_broken(self, chart_version: Option<&str>) -> bool {
+        let last_broken = match self.minor {
+            24 => 6,
+            25 => 4,
+            26 => 3,
+            27 => 0,
+            _ => return false,
+        };
+        let patch = chart_version
+            .and_then(|c| c.strip_prefix(&format!("{self}.")))
+            .and_then(|p| {
+                let digits: String = p.chars().take_while(char::is_ascii_digit).collect();
+                digits.parse::<u32>().ok()
+            });
+        patch.is_none_or(|p| p <= last_broken)
+    }
+
     /// istioctl ≤1.27 printed `creationTimestamp: null` and `preferences: {}` in remote secrets.
     pub fn remote_secret_has_legacy_fields(self) -> bool {
         !self.at_least(28)
@@ -192,6 +215,33 @@ impl fmt::Display for Version {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn gateway_chart_schema_broken_ranges() {
+        let v = |m| super::Version { minor: m };
+        for (minor, patch, broken) in [
+            (24, "1.24.0", true),
+            (24, "1.24.6", true),
+            (24, "1.24.7", false),
+            (25, "1.25.4", true),
+            (25, "1.25.5", false),
+            (26, "1.26.3", true),
+            (26, "1.26.4", false),
+            (27, "1.27.0", true),
+            (27, "1.27.1", false),
+            (28, "1.28.0", false),
+            (23, "1.23.6", false),
+        ] {
+            assert_eq!(
+                v(minor).gateway_chart_schema_broken(Some(patch)),
+                broken,
+                "{patch}"
+            );
+        }
+        assert!(v(26).gateway_chart_schema_broken(None));
+        assert!(!v(28).gateway_chart_schema_broken(None));
+        assert!(v(24).gateway_chart_schema_broken(Some("1.24.2-distroless")));
+    }
+
     use super::*;
 
     fn v(m: u32) -> Version {

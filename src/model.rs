@@ -138,6 +138,29 @@ impl Cluster {
     }
 }
 
+/// Where Istio's Helm charts come from (`istio.charts`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Charts {
+    /// `https://…` Helm repository or `oci://…` registry path, without a trailing slash.
+    pub repository: String,
+    /// Exact chart version (`istio.charts.version`, else the X.Y.Z of `istio.tag`).
+    pub version: Option<String>,
+}
+
+impl Charts {
+    pub fn is_oci(&self) -> bool {
+        self.repository.starts_with("oci://")
+    }
+}
+
+/// `istio.dataplane`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Dataplane {
+    #[default]
+    Sidecar,
+    Ambient,
+}
+
 /// Optional GitOps consumers of the rendered tree (`gitops:` in the spec).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Gitops {
@@ -172,7 +195,6 @@ pub struct Flux {
     pub namespace: String,
     pub source_kind: String,
     pub source_name: String,
-    pub chart_version: String,
 }
 
 #[derive(Clone, Debug)]
@@ -182,6 +204,10 @@ pub struct Mesh {
     pub revision: Option<String>,
     pub hub: Option<String>,
     pub tag: Option<String>,
+    pub charts: Charts,
+    pub dataplane: Dataplane,
+    /// `istio.sail`: also render `install/sail/`.
+    pub sail: bool,
     pub trust_domain: String,
     pub pki: PkiSettings,
     pub secrets: SecretsMode,

@@ -1208,3 +1208,33 @@ fn external_secrets_yield_the_plaintext_secrets() {
         check_external_equals_plaintext(PRIMARY_REMOTE, v, &["cluster2"]);
     }
 }
+
+/// ISTIO-FACTS §9.1 #6: Istio's old chart and image hosts are retired in December 2026;
+/// nothing rendered (any variant, any golden case) may point at them.
+#[test]
+fn nothing_points_at_retired_istio_hosts() {
+    let retired = [
+        "storage.googleapis.com",
+        "gcr.io/istio-release",
+        "registry.istio.io",
+    ];
+    let mut trees = all_variants();
+    for case in cases() {
+        trees.push((
+            case.display().to_string(),
+            read_tree(&case.join("expected")),
+        ));
+    }
+    let mut hits = Vec::new();
+    for (label, tree) in &trees {
+        for (path, bytes) in tree {
+            let text = String::from_utf8_lossy(bytes);
+            for host in retired {
+                if text.contains(host) {
+                    hits.push(format!("{label}: {path} names {host}"));
+                }
+            }
+        }
+    }
+    assert!(hits.is_empty(), "{}", hits.join("\n"));
+}

@@ -93,6 +93,9 @@ pub(super) fn plan(
 #[derive(Serialize)]
 struct Sources<'a> {
     namespace: &'a str,
+    name: String,
+    url: &'a str,
+    oci: bool,
 }
 
 #[derive(Serialize)]
@@ -103,6 +106,12 @@ struct Index<'a> {
     source_name: &'a str,
 }
 
+/// The Flux HelmRepository of the mesh's charts: named after the mesh, so two meshes in one
+/// Flux namespace never share it.
+fn charts_source_name(mesh_id: &str) -> String {
+    format!("{}-istio-charts", object_name(mesh_id))
+}
+
 fn plan_flux(files: &mut Files, g: &Gitops, fx: &Flux, helm: &[(&Cluster, Option<ClusterHelm>)]) {
     files.add(
         "gitops/flux/sources.yaml".into(),
@@ -110,6 +119,9 @@ fn plan_flux(files: &mut Files, g: &Gitops, fx: &Flux, helm: &[(&Cluster, Option
         "gitops/flux-sources.yaml.j2",
         Sources {
             namespace: &fx.namespace,
+            name: charts_source_name(&files.mesh.mesh_id),
+            url: &files.mesh.charts.repository,
+            oci: files.mesh.charts.is_oci(),
         },
     );
     let mut clusters = Vec::new();
@@ -159,6 +171,8 @@ struct Release<'a> {
     chart: &'static str,
     depends_on: Option<String>,
     create_namespace: bool,
+    /// The gateway chart of this release has a broken schema (ISTIO-FACTS §9.1 #7).
+    skip_schema: bool,
     values: &'a Value,
 }
 
@@ -167,6 +181,7 @@ struct HelmReleases<'a> {
     namespace: &'a str,
     kubeconfig_secret: &'a str,
     chart_version: &'a str,
+    charts_source: String,
     releases: Vec<Release<'a>>,
     chain: String,
 }
@@ -203,6 +218,7 @@ fn plan_flux_cluster(files: &mut Files, g: &Gitops, fx: &Flux, c: &Cluster, h: &
             chart: "base",
             depends_on: None,
             create_namespace: true,
+            skip_schema: false,
             values: &h.base,
         },
         Release {
@@ -211,6 +227,7 @@ fn plan_flux_cluster(files: &mut Files, g: &Gitops, fx: &Flux, c: &Cluster, h: &
             chart: "istiod",
             depends_on: Some(base),
             create_namespace: false,
+            skip_schema: false,
             values: &h.istiod,
         },
     ];
@@ -222,6 +239,10 @@ fn plan_flux_cluster(files: &mut Files, g: &Gitops, fx: &Flux, c: &Cluster, h: &
             chart: "gateway",
             depends_on: Some(istiod),
             create_namespace: false,
+            skip_schema: files
+                .mesh
+                .version
+                .gateway_chart_schema_broken(files.mesh.charts.version.as_deref()),
             values: gw,
         });
         chain.push("east-west gateway");
@@ -241,7 +262,9 @@ fn plan_flux_cluster(files: &mut Files, g: &Gitops, fx: &Flux, c: &Cluster, h: &
         HelmReleases {
             namespace: &fx.namespace,
             kubeconfig_secret: &kubeconfig_secret,
-            chart_version: &fx.chart_version,
+            // validate guarantees a version whenever `gitops.flux` is set
+            chart_version: files.mesh.charts.version.as_deref().unwrap_or_default(),
+            charts_source: charts_source_name(&files.mesh.mesh_id),
             releases,
             chain: chain.join(" → "),
         },

@@ -18,14 +18,53 @@ pub(crate) struct ClusterHelm {
 
 #[derive(Serialize)]
 struct Values<'a> {
+    /// The `helm install` command(s) for this values file, one per comment line.
+    install: Vec<String>,
     values: &'a Value,
 }
 
 #[derive(Serialize)]
 struct IstiodValues<'a> {
     role: &'a str,
-    revision: &'a Option<String>,
+    install: Vec<String>,
     values: &'a Value,
+}
+
+/// `helm install` for one chart of `mesh.charts` with its values file: `istio/<chart>` after
+/// `helm repo add` for an HTTPS repository, the full `oci://…/<chart>` reference for OCI;
+/// `--version` when the chart version is known; `--skip-schema-validation` for the gateway
+/// charts whose schema rejects every value (ISTIO-FACTS §9.1 #7).
+pub(crate) fn install_commands(
+    mesh: &Mesh,
+    c: &Cluster,
+    release: &str,
+    chart: &str,
+    values_file: &str,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let chart_ref = if mesh.charts.is_oci() {
+        format!("{}/{chart}", mesh.charts.repository)
+    } else {
+        out.push(format!("helm repo add istio {}", mesh.charts.repository));
+        format!("istio/{chart}")
+    };
+    let mut cmd = format!("helm install {release} {chart_ref}");
+    if let Some(v) = &mesh.charts.version {
+        cmd.push_str(&format!(" --version {v}"));
+    }
+    cmd.push_str(&format!(
+        " -n istio-system --kube-context {} -f {values_file}",
+        c.name
+    ));
+    if chart == "gateway"
+        && mesh
+            .version
+            .gateway_chart_schema_broken(mesh.charts.version.as_deref())
+    {
+        cmd.push_str(" --skip-schema-validation");
+    }
+    out.push(cmd);
+    out
 }
 
 /// The `base` and `istiod` values files; `None` before Istio 1.24.
@@ -33,13 +72,26 @@ pub(super) fn plan(x: &Ctx, h: &Inputs, out: &mut ClusterFiles) -> Option<Cluste
     if !x.mesh.version.has_helm_values() {
         return None;
     }
-    let base = base_values(h);
+    let base = base_values(x.mesh, h);
     let istiod = istiod_values(x.mesh, out.c, h);
+    let istiod_release = match &x.mesh.revision {
+        Some(r) => format!("istiod-{r}"),
+        None => "istiod".to_owned(),
+    };
     out.add(
         "install/helm/base.values.yaml",
         "helm/base.values.yaml.j2",
         Applied::No,
-        Values { values: &base },
+        Values {
+            install: install_commands(
+                x.mesh,
+                out.c,
+                "istio-base",
+                "base",
+                "install/helm/base.values.yaml",
+            ),
+            values: &base,
+        },
     );
     out.add(
         "install/helm/istiod.values.yaml",
@@ -47,7 +99,13 @@ pub(super) fn plan(x: &Ctx, h: &Inputs, out: &mut ClusterFiles) -> Option<Cluste
         Applied::No,
         IstiodValues {
             role: &h.role,
-            revision: &x.mesh.revision,
+            install: install_commands(
+                x.mesh,
+                out.c,
+                &istiod_release,
+                "istiod",
+                "install/helm/istiod.values.yaml",
+            ),
             values: &istiod,
         },
     );
@@ -65,7 +123,16 @@ pub(super) fn plan_gateway(x: &Ctx, node_port: bool, out: &mut ClusterFiles) -> 
         "install/helm/eastwest-gateway.values.yaml",
         "helm/eastwest-gateway.values.yaml.j2",
         Applied::No,
-        Values { values: &values },
+        Values {
+            install: install_commands(
+                x.mesh,
+                out.c,
+                "istio-eastwestgateway",
+                "gateway",
+                "install/helm/eastwest-gateway.values.yaml",
+            ),
+            values: &values,
+        },
     );
     values
 }
@@ -79,13 +146,19 @@ fn object(pairs: &[(&str, String)]) -> Value {
     )
 }
 
-/// Values of the istio/base chart: `profile: remote` on remote clusters.
-fn base_values(h: &Inputs) -> Value {
-    if h.remote_profile {
-        json!({ "profile": "remote" })
-    } else {
-        json!({})
+/// Values of the istio/base chart: `profile: remote` on remote clusters; with a revision,
+/// `defaultRevision: <rev>`, else the chart's `istiod-default-validator` points at a Service
+/// `istiod` that a revision-only install never creates and config validation is silently off
+/// (ISTIO-FACTS §9.2).
+fn base_values(mesh: &Mesh, h: &Inputs) -> Value {
+    let mut v = Map::new();
+    if let Some(r) = &mesh.revision {
+        v.insert("defaultRevision".into(), json!(r));
     }
+    if h.remote_profile {
+        v.insert("profile".into(), json!("remote"));
+    }
+    Value::Object(v)
 }
 
 /// Values of the istio/istiod chart (flattened chart values), as in the multicluster guide's

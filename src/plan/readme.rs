@@ -80,7 +80,14 @@ struct Readme<'a> {
     federation: Option<Vec<AddressRow<'a>>>,
     gitops: Option<Gitops<'a>>,
     clusters: Vec<ClusterRow<'a>>,
-    order: Vec<&'a str>,
+    primaries: Vec<&'a str>,
+    remotes: Vec<&'a str>,
+    /// Remotes carry `topology.istio.io/controlPlaneClusters` (Istio ≥ 1.15).
+    annotated: bool,
+    charts_repository: &'a str,
+    charts_version: &'a Option<String>,
+    /// The east-west gateway chart needs `--skip-schema-validation`.
+    skip_schema: bool,
     reproduce: &'a Option<String>,
     verification: Option<Verification<'a>>,
 }
@@ -124,18 +131,14 @@ fn readme<'a>(x: &'a Ctx, files: &'a [PlannedFile]) -> Readme<'a> {
         _ => (None, None),
     };
     // Primaries first: remotes need their primary's istiod and east-west gateway.
-    let mut order: Vec<&str> = mesh
-        .clusters
-        .iter()
-        .filter(|c| c.is_primary())
-        .map(|c| c.name.as_str())
-        .collect();
-    order.extend(
-        mesh.clusters
-            .iter()
-            .filter(|c| !c.is_primary())
-            .map(|c| c.name.as_str()),
-    );
+    let (primaries, remotes): (Vec<&Cluster>, Vec<&Cluster>) =
+        mesh.clusters.iter().partition(|c| c.is_primary());
+    let names = |cs: Vec<&'a Cluster>| cs.into_iter().map(|c| c.name.as_str()).collect();
+    let remotes: Vec<&str> = names(remotes);
+    let has_gateway_chart = files.iter().any(|f| {
+        f.path
+            .ends_with("/install/helm/eastwest-gateway.values.yaml")
+    });
     Readme {
         header: HEADER,
         mesh_id: &mesh.mesh_id,
@@ -162,7 +165,15 @@ fn readme<'a>(x: &'a Ctx, files: &'a [PlannedFile]) -> Readme<'a> {
             path: if g.path.is_empty() { "." } else { &g.path },
         }),
         clusters: cluster_rows(x, files),
-        order,
+        primaries: names(primaries),
+        annotated: !remotes.is_empty() && mesh.version.has_control_plane_clusters_annotation(),
+        remotes,
+        charts_repository: &mesh.charts.repository,
+        charts_version: &mesh.charts.version,
+        skip_schema: has_gateway_chart
+            && mesh
+                .version
+                .gateway_chart_schema_broken(mesh.charts.version.as_deref()),
         reproduce: &x.options.reproduce,
         verification: mesh.verification.then(|| verification(x)),
     }

@@ -306,8 +306,15 @@ fn gitops(n: &Node, path: &str, d: &mut Diagnostics) -> Option<Sp<Gitops>> {
             let v = Flux {
                 namespace: g.string("namespace", d),
                 source_ref: g.field("sourceRef", d, store_ref),
-                chart_version: g.string("chartVersion", d),
             };
+            if let Some(old) = g.node("chartVersion") {
+                d.error_help(
+                    Code::E003,
+                    old.loc,
+                    "`gitops.flux.chartVersion` is gone: the chart version is mesh-wide now",
+                    "move it to `istio.charts.version` (it also sets install/helm, Argo CD and Sail)",
+                );
+            }
             g.finish(d);
             Some(Sp::new(v, a.loc))
         }),
@@ -323,6 +330,21 @@ fn istio(n: &Node, path: &str, d: &mut Diagnostics) -> Option<Sp<Istio>> {
         revision: f.string("revision", d),
         hub: f.string("hub", d),
         tag: f.string("tag", d),
+        dataplane: f.string("dataplane", d),
+        charts: f.field("charts", d, |a, path, d| {
+            let mut g = Fields::of(a, path, d)?;
+            let v = Charts {
+                repository: g.string("repository", d),
+                version: g.string("version", d),
+            };
+            g.finish(d);
+            Some(Sp::new(v, a.loc))
+        }),
+        sail: f.field("sail", d, |a, path, d| {
+            let g = Fields::of(a, path, d)?;
+            g.finish(d);
+            Some(Sp::new((), a.loc))
+        }),
     };
     f.finish(d);
     Some(Sp::new(out, n.loc))

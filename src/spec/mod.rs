@@ -80,6 +80,17 @@ pub struct Istio {
     pub revision: Field<String>,
     pub hub: Field<String>,
     pub tag: Field<String>,
+    pub dataplane: Field<String>,
+    pub charts: Field<Charts>,
+    /// `sail: {}`: also render Sail Operator CRs (no settings yet).
+    pub sail: Field<()>,
+}
+
+/// `istio.charts`: where Istio's Helm charts come from, and which version.
+#[derive(Clone, Debug, Default)]
+pub struct Charts {
+    pub repository: Field<String>,
+    pub version: Field<String>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -192,7 +203,6 @@ pub struct ArgoCd {
 pub struct Flux {
     pub namespace: Field<String>,
     pub source_ref: Field<StoreRef>,
-    pub chart_version: Field<String>,
 }
 
 #[derive(Clone, Debug, Default)]

@@ -11,7 +11,7 @@ use crate::spec::{self, Field, Sp, Spec};
 pub(super) fn settings(
     spec: &Spec,
     version: Option<Version>,
-    tag: Option<&str>,
+    chart_version: (Option<&str>, bool),
     d: &mut Diagnostics,
 ) -> Option<Gitops> {
     let g = spec.gitops.value()?;
@@ -44,7 +44,7 @@ pub(super) fn settings(
         namespace: object_name(&a.value.namespace, "gitops.argocd.namespace", "argocd", d),
         project: object_name(&a.value.project, "gitops.argocd.project", "default", d),
     });
-    let flux = flux_spec.and_then(|f| flux(f, version, tag, d));
+    let flux = flux_spec.and_then(|f| flux(f, version, chart_version, d));
     if argocd.is_none() && flux.is_none() {
         d.error_help(
             Code::E004,
@@ -70,7 +70,7 @@ pub(super) fn settings(
 fn flux(
     f: &Sp<spec::Flux>,
     version: Option<Version>,
-    tag: Option<&str>,
+    chart_version: (Option<&str>, bool),
     d: &mut Diagnostics,
 ) -> Option<Flux> {
     if let Some(v) = version
@@ -118,11 +118,14 @@ fn flux(
             )
         }
     };
-    let chart_version = match (f.value.chart_version.value(), tag) {
-        (Some(c), _) => c.value.clone(),
-        (None, Some(t)) => t.to_owned(),
-        (None, None) => version.map(|v| format!("~{v}.0")).unwrap_or_default(),
-    };
+    if chart_version == (None, false) {
+        d.error_help(
+            Code::E033,
+            f.loc,
+            "`gitops.flux` pins every Istio chart to an exact version, and the spec gives none",
+            "set `istio.charts.version` (e.g. 1.28.2) or `istio.tag`",
+        );
+    }
     Some(Flux {
         namespace: object_name(
             &f.value.namespace,
@@ -132,7 +135,6 @@ fn flux(
         ),
         source_kind,
         source_name,
-        chart_version,
     })
 }
 

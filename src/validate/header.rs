@@ -5,7 +5,11 @@ use super::formats::{is_dns1123_label, is_ip_or_hostname, is_label_value};
 use super::require;
 use crate::diag::{Code, Diagnostics, Loc};
 use crate::istio::{self, Version};
+use crate::model::{Charts, Dataplane};
 use crate::spec::{Field, Spec};
+
+/// Istio's Helm chart repository since its December 2026 move (ISTIO-FACTS §9.1 #6).
+pub(crate) const DEFAULT_CHART_REPOSITORY: &str = "https://blob.istio.io/istio-release/charts";
 
 pub(crate) const API_VERSION: &str = "meshrender/v1alpha1";
 pub(crate) const KIND: &str = "Mesh";
@@ -19,6 +23,15 @@ pub(super) struct Header {
     pub hub: Option<String>,
     pub tag: Option<String>,
     pub trust_domain: String,
+    pub charts: Charts,
+    pub dataplane: Dataplane,
+    /// `istio.sail` is set (its location, for errors).
+    pub sail: Option<Loc>,
+    /// `istio.charts.version` or `istio.tag` is written (valid or not): a missing chart version
+    /// is then a consequence of their own error, not reported again.
+    pub chart_version_written: bool,
+    /// Where `istio.dataplane` was written, for errors about ambient.
+    pub dataplane_loc: Option<Loc>,
 }
 
 pub(super) fn check(spec: &Spec, d: &mut Diagnostics) -> Header {
@@ -93,7 +106,138 @@ pub(super) fn check(spec: &Spec, d: &mut Diagnostics) -> Header {
     }
     h.hub = i.value.hub.value().map(|x| x.value.clone());
     h.tag = i.value.tag.value().map(|x| x.value.clone());
+    if let (Some(t), Some(v)) = (i.value.tag.value(), h.version)
+        && let Some((minor, _)) = release_of(&t.value)
+        && minor != v.minor
+    {
+        d.error_help(
+            Code::E032,
+            t.loc,
+            format!(
+                "`istio.tag` `{}` is not a release of Istio {v} (`istio.version`)",
+                t.value
+            ),
+            format!("use a {v}.x tag, or set `istio.version` to \"1.{minor}\""),
+        );
+    }
+    h.charts = charts(&i.value, h.version, d);
+    h.chart_version_written = i.value.tag.is_written()
+        || i.value
+            .charts
+            .value()
+            .is_some_and(|c| c.value.version.is_written());
+    if let Some(dp) = i.value.dataplane.value() {
+        h.dataplane_loc = Some(dp.loc);
+        match dp.value.as_str() {
+            "sidecar" => {}
+            "ambient" => h.dataplane = Dataplane::Ambient,
+            other => d.error_help(
+                Code::E005,
+                dp.loc,
+                format!("`istio.dataplane` `{other}` is not a data plane mode"),
+                "expected one of: sidecar, ambient",
+            ),
+        }
+    }
+    h.sail = match &i.value.sail {
+        Field::Value(s) => Some(s.loc),
+        Field::Null => Some(i.loc),
+        _ => None,
+    };
     h
+}
+
+/// `(minor, rest)` of a release string `1.<minor>.<patch>[-suffix]` (a tag or chart version);
+/// `None` when it does not start that way.
+pub(crate) fn release_of(s: &str) -> Option<(u32, &str)> {
+    let rest = s.strip_prefix("1.")?;
+    let (minor, patch) = rest.split_once('.')?;
+    let minor: u32 = minor.parse().ok()?;
+    let digits = patch.bytes().take_while(u8::is_ascii_digit).count();
+    (digits > 0).then_some((minor, patch))
+}
+
+/// The chart version a tag implies: its `1.Y.Z`, with a pre-release suffix (`-alpha.N`,
+/// `-beta.N`, `-rc.N`: Istio publishes charts under those versions) but without an image
+/// variant (`-distroless`, `-debug`), which names images, not charts.
+pub(crate) fn chart_version_of_tag(tag: &str) -> Option<String> {
+    let (minor, patch) = release_of(tag)?;
+    let digits: String = patch.chars().take_while(char::is_ascii_digit).collect();
+    let rest = &patch[digits.len()..];
+    let pre = ["-alpha.", "-beta.", "-rc."]
+        .iter()
+        .find(|p| rest.starts_with(*p))
+        .map(|p| {
+            let n: String = rest[p.len()..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            format!("{p}{n}")
+        })
+        .filter(|s| s.ends_with(|c: char| c.is_ascii_digit()))
+        .unwrap_or_default();
+    Some(format!("1.{minor}.{digits}{pre}"))
+}
+
+/// `istio.charts`: the repository (HTTPS or OCI) and the exact chart version, which defaults
+/// to the `X.Y.Z` that starts `istio.tag`.
+fn charts(i: &crate::spec::Istio, version: Option<Version>, d: &mut Diagnostics) -> Charts {
+    let mut out = Charts {
+        repository: DEFAULT_CHART_REPOSITORY.to_owned(),
+        version: None,
+    };
+    let from_tag = i.tag.value().and_then(|t| chart_version_of_tag(&t.value));
+    let Some(c) = i.charts.value() else {
+        out.version = from_tag;
+        return out;
+    };
+    if let Some(r) = c.value.repository.value() {
+        let url = r.value.trim_end_matches('/');
+        let host_ok = |rest: &str| {
+            !rest.is_empty()
+                && !rest.starts_with('/')
+                && !rest.contains(|ch: char| ch.is_whitespace() || ch.is_control())
+        };
+        match (url.strip_prefix("https://"), url.strip_prefix("oci://")) {
+            (Some(rest), _) | (_, Some(rest)) if host_ok(rest) => out.repository = url.to_owned(),
+            _ => d.error_help(
+                Code::E030,
+                r.loc,
+                format!(
+                    "`istio.charts.repository` `{}` is neither an https:// nor an oci:// URL",
+                    r.value
+                ),
+                format!("use {DEFAULT_CHART_REPOSITORY} or oci://ghcr.io/istio/release/charts, or your mirror"),
+            ),
+        }
+    }
+    match c.value.version.value() {
+        None => out.version = from_tag,
+        Some(cv) => match (release_of(&cv.value), version) {
+            (Some((minor, _)), Some(v)) if minor != v.minor => d.error_help(
+                Code::E032,
+                cv.loc,
+                format!(
+                    "`istio.charts.version` `{}` is not a chart of Istio {v} (`istio.version`)",
+                    cv.value
+                ),
+                format!("use a {v}.x chart version"),
+            ),
+            (Some(_), _) if !cv.value.contains(['*', '~', '^', '>', '<', ' ', 'x']) => {
+                out.version = Some(cv.value.clone())
+            }
+            _ => d.error_help(
+                Code::E030,
+                cv.loc,
+                format!(
+                    "`istio.charts.version` `{}` is not an exact chart version",
+                    cv.value
+                ),
+                "write the release, e.g. version: 1.28.2 (ranges are not allowed: GitOps must pin it)",
+            ),
+        },
+    }
+    out
 }
 
 /// How to write a supported version, given an unsupported one.
@@ -123,5 +267,22 @@ fn trust_domain(spec: &Spec, d: &mut Diagnostics) -> String {
             String::new()
         }
         None => "cluster.local".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn chart_version_of_tag() {
+        for (tag, chart) in [
+            ("1.28.2", Some("1.28.2")),
+            ("1.28.2-distroless", Some("1.28.2")),
+            ("1.31.0-rc.0", Some("1.31.0-rc.0")),
+            ("1.31.0-beta.1-distroless", Some("1.31.0-beta.1")),
+            ("1.28", None),
+            ("latest", None),
+        ] {
+            assert_eq!(super::chart_version_of_tag(tag).as_deref(), chart, "{tag}");
+        }
     }
 }

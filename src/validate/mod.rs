@@ -84,7 +84,12 @@ pub(crate) fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) 
         .value()
         .and_then(|v| v.value.enabled.value())
         .is_some_and(|e| e.value);
-    let gitops = gitops::settings(spec, head.version, head.tag.as_deref(), &mut d);
+    let gitops = gitops::settings(
+        spec,
+        head.version,
+        (head.charts.version.as_deref(), head.chart_version_written),
+        &mut d,
+    );
     let federation = if replicated_era {
         federation::settings(spec, &clusters, &mut d)
     } else {
@@ -119,6 +124,9 @@ pub(crate) fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) 
         revision: head.revision,
         hub: head.hub,
         tag: head.tag,
+        charts: head.charts,
+        dataplane: head.dataplane,
+        sail: head.sail.is_some(),
         trust_domain: head.trust_domain,
         pki,
         secrets,

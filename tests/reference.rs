@@ -1238,3 +1238,47 @@ fn nothing_points_at_retired_istio_hosts() {
     }
     assert!(hits.is_empty(), "{}", hits.join("\n"));
 }
+
+/// Flux pins the chart version exactly, takes charts from `istio.charts` (OCI here), and
+/// skips the schema of a broken gateway chart (1.26.2) but of no other chart.
+#[test]
+fn flux_pins_charts_and_skips_only_the_broken_gateway_schema() {
+    let tree = render_variant(PRIMARY_REMOTE, gitops_at("1.26", "1.26.2"));
+    let text = |p: &str| String::from_utf8_lossy(&tree[p]).into_owned();
+    let sources = yaml_docs(&text("gitops/flux/sources.yaml"));
+    assert_eq!(sources[0]["kind"], "HelmRepository");
+    assert_eq!(sources[0]["metadata"]["name"], "mesh1-istio-charts");
+    assert_eq!(sources[0]["spec"]["type"], "oci");
+    assert_eq!(sources[0]["spec"]["url"], "oci://ghcr.io/istio/release/charts");
+    for cluster in ["cluster1", "cluster2"] {
+        let releases = yaml_docs(&text(&format!(
+            "gitops/flux/clusters/{cluster}/helmreleases.yaml"
+        )));
+        assert_eq!(releases.len(), 3, "{cluster}");
+        for r in &releases {
+            let chart = r["spec"]["chart"]["spec"]["chart"].as_str().unwrap();
+            assert_eq!(r["spec"]["chart"]["spec"]["version"], "1.26.2", "{chart}");
+            assert_eq!(
+                r["spec"]["chart"]["spec"]["sourceRef"]["name"],
+                "mesh1-istio-charts"
+            );
+            let skip = chart == "gateway";
+            assert_eq!(
+                r["spec"]["install"]["disableSchemaValidation"].as_bool() == Some(true),
+                skip,
+                "{cluster} {chart}"
+            );
+            assert_eq!(
+                r["spec"]["upgrade"]["disableSchemaValidation"].as_bool() == Some(true),
+                skip,
+                "{cluster} {chart}"
+            );
+        }
+    }
+    // 1.26.4 has the fixed schema
+    let fixed = render_variant(PRIMARY_REMOTE, gitops_at("1.26", "1.26.4"));
+    assert!(
+        !String::from_utf8_lossy(&fixed["gitops/flux/clusters/cluster1/helmreleases.yaml"])
+            .contains("disableSchemaValidation")
+    );
+}

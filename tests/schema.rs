@@ -561,6 +561,8 @@ fn every_object_of_every_golden_case_satisfies_its_crd_schema() {
         "gateways.networking.istio.io v1",
         "virtualservices.networking.istio.io v1",
         "externalsecrets.external-secrets.io v1",
+        "helmreleases.helm.toolkit.fluxcd.io v2",
+        "helmrepositories.source.toolkit.fluxcd.io v1",
     ] {
         assert!(
             used.contains_key(must),
@@ -588,6 +590,8 @@ fn every_object_of_the_reference_spec_variants_satisfies_its_crd_schema() {
         "virtualservices.networking.istio.io v1alpha3",
         "gateways.networking.istio.io v1",
         "externalsecrets.external-secrets.io v1",
+        "helmreleases.helm.toolkit.fluxcd.io v2",
+        "helmrepositories.source.toolkit.fluxcd.io v1",
     ] {
         assert!(
             used.contains_key(must),

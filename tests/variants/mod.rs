@@ -121,6 +121,11 @@ pub fn all_variants() -> Vec<(String, Tree)> {
             render_variant(name, |s| s["istio"]["revision"] = json!("1-24-0")),
         ));
     }
+    // GitOps on a gateway chart with the broken schema (ISTIO-FACTS §9.1 #7), from OCI.
+    out.push((
+        format!("{PRIMARY_REMOTE} 1.26.2 gitops oci"),
+        render_variant(PRIMARY_REMOTE, gitops_at("1.26", "1.26.2")),
+    ));
     for v in ["1.6", "1.7"] {
         out.push((
             format!("{FEDERATION} {v} plaintext"),
@@ -135,4 +140,21 @@ pub fn all_variants() -> Vec<(String, Tree)> {
         ));
     }
     out
+}
+
+/// An edit that targets release `tag` of `minor` with charts from Istio's OCI registry and
+/// both GitOps consumers, in external-secrets mode.
+pub fn gitops_at<'a>(minor: &'a str, tag: &'a str) -> impl FnOnce(&mut Value) + 'a {
+    move |s: &mut Value| {
+        s["istio"]["version"] = json!(minor);
+        s["istio"]["tag"] = json!(tag);
+        s["istio"]["charts"] = json!({"repository": "oci://ghcr.io/istio/release/charts"});
+        external_secrets(s);
+        s["gitops"] = json!({
+            "repoURL": "https://git.example.com/platform/mesh.git",
+            "path": "meshes/reference",
+            "argocd": {},
+            "flux": {},
+        });
+    }
 }

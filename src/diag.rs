@@ -103,6 +103,8 @@ codes! {
     /// The output needs an exact chart version (Flux, Sail) and neither `istio.charts.version`
     /// nor `istio.tag` gives one.
     E033,
+    /// The topology does not fit the data plane mode (ambient: multi-network multi-primary only).
+    E034,
     /// Warning: a federation consumer has no istiocoredns ClusterIP, so its CoreDNS stub is
     /// not rendered.
     W001,

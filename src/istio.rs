@@ -149,6 +149,27 @@ impl Version {
         self.at_least(24)
     }
 
+    /// Ambient multicluster (multi-network multi-primary): alpha in 1.27–1.28, beta from 1.29
+    /// (ISTIO-FACTS §9.3); `gen-eastwest-gateway.sh --ambient` exists from 1.27.0.
+    pub fn supports_ambient_multicluster(self) -> bool {
+        self.at_least(27)
+    }
+
+    /// The Gateway API version of the ambient east-west Gateway: `v1beta1` in 1.27–1.28,
+    /// `v1` from 1.29, as `gen-eastwest-gateway.sh --ambient` prints it.
+    pub fn ambient_gateway_api_version(self) -> &'static str {
+        if self.at_least(29) {
+            "gateway.networking.k8s.io/v1"
+        } else {
+            "gateway.networking.k8s.io/v1beta1"
+        }
+    }
+
+    /// istiod's `AMBIENT_ENABLE_BAGGAGE` for multi-network ambient, from 1.29.
+    pub fn ambient_needs_baggage_env(self) -> bool {
+        self.at_least(29)
+    }
+
     /// Whether the `gateway` chart of this release has the broken `values.schema.json`
     /// (top-level `additionalProperties: false` beside `$ref`), which Helm ≥ 3.18.5 and Helm 4
     /// reject for any values: 1.24.0–1.24.6, 1.25.0–1.25.4, 1.26.0–1.26.3, 1.27.0 (ISTIO-FACTS

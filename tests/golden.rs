@@ -18,6 +18,7 @@ const README_GOLDEN: &[&str] = &[
     "multi-primary",
     "primary-remote-multi-network",
     "gitops-argocd-flux",
+    "ambient-multi-network",
 ];
 
 /// The Markdown headings of a README, one per line.

@@ -388,3 +388,86 @@ fn istiod_1_23_gets_external_istiod_from_the_istiooperator_values() {
         }
     }
 }
+
+/// Ambient (ISTIO-FACTS §9.3): base, istiod, cni and ztunnel values render with Istio's
+/// charts; istiod runs the ambient profile with the multi-network switch, ztunnel knows its
+/// cluster and network (else it reports cluster `Kubernetes` and no network).
+#[test]
+fn ambient_values_render_with_istios_charts() {
+    let (Some(helm), Some(shared)) = (helm(), shared()) else {
+        return;
+    };
+    for tag in ["1.28.10", "1.30.3", "1.31.0-rc.0"] {
+        for revision in [None, Some("canary")] {
+            let tree = render_variant(MULTI_PRIMARY, |s| {
+                ambient(&minor_of(tag))(s);
+                s["istio"]["tag"] = json!(tag);
+                if let Some(r) = revision {
+                    s["istio"]["revision"] = json!(r);
+                }
+            });
+            let id = format!("{tag} ambient revision {revision:?}");
+            for (cluster, network) in [("cluster1", "network1"), ("cluster2", "network2")] {
+                let dir = format!("clusters/{cluster}/install/helm");
+                let mut docs = std::collections::BTreeMap::new();
+                for chart in ["base", "istiod", "cni", "ztunnel"] {
+                    let f = file(&tree, &format!("{dir}/{chart}.values.yaml"));
+                    let objs = template_values_file(&helm, &shared, tag, chart, f)
+                        .unwrap_or_else(|e| panic!("{id} {cluster} {chart}: {e}"));
+                    docs.insert(chart, objs);
+                }
+                let env = istiod_env(&docs["istiod"]);
+                assert_eq!(
+                    env.get("CLUSTER_ID").map(String::as_str),
+                    Some(cluster),
+                    "{id}"
+                );
+                assert_eq!(
+                    env.get("AMBIENT_ENABLE_MULTI_NETWORK").map(String::as_str),
+                    Some("true"),
+                    "{id}"
+                );
+                assert_eq!(
+                    env.get("PILOT_ENABLE_AMBIENT").map(String::as_str),
+                    Some("true"),
+                    "{id}"
+                );
+                let ds = find(&docs["ztunnel"], "DaemonSet");
+                assert_eq!(ds.len(), 1, "{id}: one ztunnel DaemonSet");
+                let zenv: std::collections::BTreeMap<String, String> =
+                    ds[0]["spec"]["template"]["spec"]["containers"][0]["env"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .filter_map(|e| {
+                            Some((
+                                e["name"].as_str()?.to_owned(),
+                                e["value"].as_str()?.to_owned(),
+                            ))
+                        })
+                        .collect();
+                assert_eq!(
+                    zenv.get("ISTIO_META_CLUSTER_ID").map(String::as_str),
+                    Some(cluster),
+                    "{id}: {zenv:?}"
+                );
+                assert_eq!(
+                    zenv.get("NETWORK").map(String::as_str),
+                    Some(network),
+                    "{id}: {zenv:?}"
+                );
+                if let Some(r) = revision {
+                    let addr = zenv.get("CA_ADDRESS").cloned().unwrap_or_default();
+                    assert!(
+                        addr.contains(&format!("istiod-{r}")),
+                        "{id}: ztunnel's CA {addr}"
+                    );
+                }
+                assert!(
+                    !find(&docs["cni"], "DaemonSet").is_empty(),
+                    "{id}: the cni chart renders its DaemonSet"
+                );
+            }
+        }
+    }
+}

@@ -1249,7 +1249,10 @@ fn flux_pins_charts_and_skips_only_the_broken_gateway_schema() {
     assert_eq!(sources[0]["kind"], "HelmRepository");
     assert_eq!(sources[0]["metadata"]["name"], "mesh1-istio-charts");
     assert_eq!(sources[0]["spec"]["type"], "oci");
-    assert_eq!(sources[0]["spec"]["url"], "oci://ghcr.io/istio/release/charts");
+    assert_eq!(
+        sources[0]["spec"]["url"],
+        "oci://ghcr.io/istio/release/charts"
+    );
     for cluster in ["cluster1", "cluster2"] {
         let releases = yaml_docs(&text(&format!(
             "gitops/flux/clusters/{cluster}/helmreleases.yaml"
@@ -1281,4 +1284,98 @@ fn flux_pins_charts_and_skips_only_the_broken_gateway_schema() {
         !String::from_utf8_lossy(&fixed["gitops/flux/clusters/cluster1/helmreleases.yaml"])
             .contains("disableSchemaValidation")
     );
+}
+
+/// Ambient multicluster (ISTIO-FACTS §9.3): the east-west Gateway equals, as data, what
+/// Istio's own `gen-eastwest-gateway.sh --network <n> --ambient` prints at 1.27.0 (v1beta1)
+/// and 1.29.0 (v1), run here; no `cross-network-gateway` and no exposed istiod; the
+/// control-plane input is the ambient profile with the multi-network switches; the
+/// verification Service is global.
+#[test]
+fn ambient_matches_istios_script_and_guide() {
+    let Some(shared) = shared() else { return };
+    for (minor, script) in [
+        ("1.27", "1.27.0"),
+        ("1.28", "1.27.0"),
+        ("1.29", "1.29.0"),
+        ("1.31", "1.31.0-rc.0"),
+    ] {
+        let tree = render_variant(MULTI_PRIMARY, ambient(minor));
+        for (cluster, network) in [("cluster1", "network1"), ("cluster2", "network2")] {
+            let out = std::process::Command::new("bash")
+                .arg(
+                    shared
+                        .join("istio-reference/eastwest-out")
+                        .join(format!("gen-eastwest-gateway-{script}.sh")),
+                )
+                .args(["--network", network, "--ambient"])
+                .output()
+                .expect("bash");
+            assert!(out.status.success(), "{script}: {out:?}");
+            let want = yaml_docs(&String::from_utf8_lossy(&out.stdout));
+            let dir = format!("clusters/{cluster}");
+            let got = yaml_docs(&String::from_utf8_lossy(
+                &tree[&format!("{dir}/eastwest-gateway.yaml")],
+            ));
+            assert_eq!(got, want, "{minor} {cluster}");
+            for absent in [
+                "expose-services.yaml",
+                "expose-istiod.yaml",
+                "install/eastwest-gateway.yaml",
+                "install/helm/eastwest-gateway.values.yaml",
+            ] {
+                assert!(
+                    !tree.contains_key(&format!("{dir}/{absent}")),
+                    "{minor}: {absent}"
+                );
+            }
+            let k = yaml_docs(&String::from_utf8_lossy(
+                &tree[&format!("{dir}/kustomization.yaml")],
+            ));
+            assert!(
+                k[0]["resources"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!("eastwest-gateway.yaml")),
+                "{minor}: the Gateway is applied with the cluster"
+            );
+            let iop = &yaml_docs(&String::from_utf8_lossy(
+                &tree[&format!("{dir}/install/istiooperator.yaml")],
+            ))[0];
+            assert_eq!(iop["spec"]["profile"], "ambient");
+            let mut env = vec![json!({"name": "AMBIENT_ENABLE_MULTI_NETWORK", "value": "true"})];
+            if minor != "1.27" && minor != "1.28" {
+                env.push(json!({"name": "AMBIENT_ENABLE_BAGGAGE", "value": "true"}));
+            }
+            assert_eq!(
+                iop["spec"]["components"]["pilot"]["k8s"]["env"],
+                json!(env),
+                "{minor}"
+            );
+            assert_eq!(iop["spec"]["values"]["global"]["meshID"], "mesh1");
+            assert_eq!(
+                iop["spec"]["values"]["global"]["multiCluster"]["clusterName"],
+                cluster
+            );
+            assert_eq!(iop["spec"]["values"]["global"]["network"], network);
+            let hello = yaml_docs(&String::from_utf8_lossy(
+                &tree[&format!("{dir}/verify/helloworld.yaml")],
+            ));
+            assert_eq!(hello[0]["metadata"]["labels"]["istio.io/global"], "true");
+            let ns = yaml_docs(&String::from_utf8_lossy(
+                &tree[&format!("{dir}/verify/namespace.yaml")],
+            ));
+            assert_eq!(
+                ns[0]["metadata"]["labels"],
+                json!({"istio.io/dataplane-mode": "ambient"})
+            );
+            // remote secrets in both directions, as for sidecars
+            let peer = if cluster == "cluster1" {
+                "cluster2"
+            } else {
+                "cluster1"
+            };
+            assert!(tree.contains_key(&format!("{dir}/remote-secret-{peer}.yaml")));
+        }
+    }
 }

@@ -563,6 +563,7 @@ fn every_object_of_every_golden_case_satisfies_its_crd_schema() {
         "externalsecrets.external-secrets.io v1",
         "helmreleases.helm.toolkit.fluxcd.io v2",
         "helmrepositories.source.toolkit.fluxcd.io v1",
+        "gateways.gateway.networking.k8s.io v1",
     ] {
         assert!(
             used.contains_key(must),
@@ -592,6 +593,8 @@ fn every_object_of_the_reference_spec_variants_satisfies_its_crd_schema() {
         "externalsecrets.external-secrets.io v1",
         "helmreleases.helm.toolkit.fluxcd.io v2",
         "helmrepositories.source.toolkit.fluxcd.io v1",
+        "gateways.gateway.networking.k8s.io v1beta1",
+        "gateways.gateway.networking.k8s.io v1",
     ] {
         assert!(
             used.contains_key(must),

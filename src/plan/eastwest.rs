@@ -1,5 +1,6 @@
 //! `install/eastwest-gateway.yaml`: what Istio's `gen-eastwest-gateway.sh` prints for the
-//! target version (three shapes: 1.8–1.10, 1.11, 1.12+), and its Helm values from 1.24.
+//! target version (three shapes: 1.8–1.10, 1.11, 1.12+), and its Helm values from 1.24; for
+//! an ambient mesh, the applied Gateway API Gateway `eastwest-gateway.yaml` instead.
 //!
 //! A NodePort gateway's Service carries `traffic.istio.io/nodeSelector: '{}'`: without it
 //! istiod does not see a NodePort Service as the network's gateway and drops cross-network
@@ -11,6 +12,7 @@ use serde_json::Value;
 
 use super::{Applied, ClusterFiles, Ctx, helm};
 use crate::istio::EastWestShape;
+use crate::model::Dataplane;
 
 /// The `traffic.istio.io/nodeSelector` annotation value of a NodePort east-west gateway:
 /// every node (users narrow it with an override).
@@ -45,9 +47,32 @@ struct Gateway<'a> {
     mesh_id: Option<&'a str>,
 }
 
+#[derive(Serialize)]
+struct AmbientGateway<'a> {
+    api_version: &'static str,
+    network: &'a str,
+    revision: &'a Option<String>,
+}
+
 /// Plans the gateway input; returns its Helm values when the version has them.
 pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) -> Option<Value> {
     if !out.f.needs_east_west {
+        return None;
+    }
+    if x.mesh.dataplane == Dataplane::Ambient {
+        // Ambient: a Gateway API Gateway that istiod deploys (class `istio-east-west`), as
+        // `gen-eastwest-gateway.sh --network <n> --ambient` prints it; a cluster object, so it
+        // is applied with the cluster's kustomization, after istiod (ISTIO-FACTS §9.3).
+        out.add(
+            "eastwest-gateway.yaml",
+            "eastwest-gateway.ambient.yaml.j2",
+            Applied::Cluster,
+            AmbientGateway {
+                api_version: x.mesh.version.ambient_gateway_api_version(),
+                network: &out.c.network,
+                revision: &x.mesh.revision,
+            },
+        );
         return None;
     }
     let (mesh, c) = (x.mesh, out.c);

@@ -30,6 +30,11 @@ struct ExposeIstiod<'a> {
 
 pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) {
     let mesh = x.mesh;
+    // Ambient clusters meet through HBONE east-west gateways: no `cross-network-gateway`,
+    // and istiod is not exposed (no remotes) (ISTIO-FACTS §9.3).
+    if mesh.dataplane == crate::model::Dataplane::Ambient {
+        return;
+    }
     let api = mesh.version.networking_api_version();
     if out.f.expose_services {
         out.add(

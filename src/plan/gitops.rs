@@ -232,12 +232,33 @@ fn plan_flux_cluster(files: &mut Files, g: &Gitops, fx: &Flux, c: &Cluster, h: &
         },
     ];
     let mut chain = vec!["base", "istiod"];
+    let mut last = istiod;
+    if let Some(a) = &h.ambient {
+        // The ambient node agents after istiod: cni, then ztunnel (Istio's Helm order).
+        for (release, chart, values) in [
+            ("istio-cni", "cni", &a.cni),
+            ("ztunnel", "ztunnel", &a.ztunnel),
+        ] {
+            let name = format!("{}-{release}", c.name);
+            releases.push(Release {
+                name: name.clone(),
+                release,
+                chart,
+                depends_on: Some(last),
+                create_namespace: false,
+                skip_schema: false,
+                values,
+            });
+            chain.push(chart);
+            last = name;
+        }
+    }
     if let Some(gw) = &h.gateway {
         releases.push(Release {
             name: format!("{}-istio-eastwestgateway", c.name),
             release: "istio-eastwestgateway",
             chart: "gateway",
-            depends_on: Some(istiod),
+            depends_on: Some(last),
             create_namespace: false,
             skip_schema: files
                 .mesh

@@ -14,11 +14,26 @@ pub(crate) struct ClusterHelm {
     pub base: Value,
     pub istiod: Value,
     pub gateway: Option<Value>,
+    /// Ambient only: the `cni` and `ztunnel` charts.
+    pub ambient: Option<AmbientHelm>,
+}
+
+/// The node-level charts of an ambient data plane.
+pub(crate) struct AmbientHelm {
+    pub cni: Value,
+    pub ztunnel: Value,
 }
 
 #[derive(Serialize)]
 struct Values<'a> {
     /// The `helm install` command(s) for this values file, one per comment line.
+    install: Vec<String>,
+    values: &'a Value,
+}
+
+#[derive(Serialize)]
+struct Chart<'a> {
+    chart: &'a str,
     install: Vec<String>,
     values: &'a Value,
 }
@@ -109,10 +124,31 @@ pub(super) fn plan(x: &Ctx, h: &Inputs, out: &mut ClusterFiles) -> Option<Cluste
             values: &istiod,
         },
     );
+    let ambient = h.ambient.then(|| {
+        let cni = cni_values(x.mesh);
+        let ztunnel = ztunnel_values(x.mesh, out.c);
+        for (chart, release, values) in
+            [("cni", "istio-cni", &cni), ("ztunnel", "ztunnel", &ztunnel)]
+        {
+            let path = format!("install/helm/{chart}.values.yaml");
+            out.add(
+                path.clone(),
+                "helm/ambient.values.yaml.j2",
+                Applied::No,
+                Chart {
+                    chart,
+                    install: install_commands(x.mesh, out.c, release, chart, &path),
+                    values,
+                },
+            );
+        }
+        AmbientHelm { cni, ztunnel }
+    });
     Some(ClusterHelm {
         base,
         istiod,
         gateway: None,
+        ambient,
     })
 }
 
@@ -180,6 +216,9 @@ fn istiod_values(mesh: &Mesh, c: &Cluster, h: &Inputs) -> Value {
         global.insert("externalIstiod".into(), json!(true));
     }
     let mut top = Map::new();
+    if h.ambient {
+        top.insert("profile".into(), json!("ambient"));
+    }
     if h.remote_profile {
         global.insert("configCluster".into(), json!(true));
         if let Some(a) = &h.remote_pilot_address {
@@ -212,6 +251,34 @@ fn istiod_values(mesh: &Mesh, c: &Cluster, h: &Inputs) -> Value {
         top.insert("env".into(), object(&h.helm_env));
     }
     Value::Object(top)
+}
+
+/// Values of the istio/cni chart for ambient: the ambient profile (and the revision).
+fn cni_values(mesh: &Mesh) -> Value {
+    let mut v = Map::new();
+    v.insert("profile".into(), json!("ambient"));
+    if let Some(r) = &mesh.revision {
+        v.insert("revision".into(), json!(r));
+    }
+    Value::Object(v)
+}
+
+/// Values of the istio/ztunnel chart: the cluster's name and network (else ztunnel reports
+/// cluster `Kubernetes` and no network: ISTIO-FACTS §9.3), and the revision's istiod.
+fn ztunnel_values(mesh: &Mesh, c: &Cluster) -> Value {
+    let mut v = Map::new();
+    if let Some(hub) = &mesh.hub {
+        v.insert("hub".into(), json!(hub));
+    }
+    if let Some(tag) = &mesh.tag {
+        v.insert("tag".into(), json!(tag));
+    }
+    v.insert("multiCluster".into(), json!({ "clusterName": c.name }));
+    v.insert("network".into(), json!(c.network));
+    if let Some(r) = &mesh.revision {
+        v.insert("revision".into(), json!(r));
+    }
+    Value::Object(v)
 }
 
 /// Values of the istio/gateway chart as the east-west gateway (`networkGateway`).

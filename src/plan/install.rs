@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::names::{injection_path, operator_name};
 use super::{Applied, ClusterFiles, Ctx, KeyValue, kv};
 use crate::istio::{ExternalIstiodSetting, RemoteModel};
-use crate::model::Role;
+use crate::model::{Dataplane, Role};
 
 /// What the install inputs of one cluster (IstioOperator and Helm values) are derived from.
 pub(super) struct Inputs {
@@ -22,6 +22,8 @@ pub(super) struct Inputs {
     pub proxy_metadata: Vec<(&'static str, String)>,
     /// The istiod chart's `env` entries.
     pub helm_env: Vec<(&'static str, String)>,
+    /// `istio.dataplane: ambient` (multi-network multi-primary, ISTIO-FACTS §9.3).
+    pub ambient: bool,
 }
 
 #[derive(Serialize)]
@@ -37,6 +39,8 @@ struct Operator<'a> {
     network: &'a str,
     external_istiod_global: bool,
     pilot_env: Vec<KeyValue>,
+    /// `components.pilot.k8s.env` (ambient's multi-network switches).
+    pilot_k8s_env: Vec<KeyValue>,
     proxy_metadata: Vec<KeyValue>,
     remote_pilot_address: &'a Option<String>,
     injection_path: Option<String>,
@@ -72,6 +76,17 @@ pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) -> Inputs {
     }
     let mut helm_env = Vec::new();
     let mut proxy_metadata = Vec::new();
+    let ambient = mesh.dataplane == Dataplane::Ambient;
+    // Ambient's multi-network switches, as Istio's ambient multicluster guide sets them:
+    // `components.pilot.k8s.env` in the IstioOperator, `env` in the istiod chart.
+    let mut ambient_env = Vec::new();
+    if ambient {
+        ambient_env.push(("AMBIENT_ENABLE_MULTI_NETWORK", "true".to_owned()));
+        if v.ambient_needs_baggage_env() {
+            ambient_env.push(("AMBIENT_ENABLE_BAGGAGE", "true".to_owned()));
+        }
+        helm_env.extend(ambient_env.iter().cloned());
+    }
     if rotating {
         pilot_env.push(("ISTIO_MULTIROOT_MESH", "true".to_owned()));
         helm_env.push(("ISTIO_MULTIROOT_MESH", "true".to_owned()));
@@ -93,6 +108,7 @@ pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) -> Inputs {
             .map(|g| g.address.clone()),
         proxy_metadata,
         helm_env,
+        ambient,
     };
     if v.is_replicated_control_plane_era() {
         let mut search = vec!["global".to_owned()];
@@ -124,7 +140,13 @@ pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) -> Inputs {
             Operator {
                 name: operator_name(mesh),
                 role: &inputs.role,
-                profile: if f.primary { None } else { v.remote_profile() },
+                profile: if ambient {
+                    Some("ambient")
+                } else if f.primary {
+                    None
+                } else {
+                    v.remote_profile()
+                },
                 revision: &mesh.revision,
                 hub: &mesh.hub,
                 tag: &mesh.tag,
@@ -133,6 +155,7 @@ pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) -> Inputs {
                 network: &c.network,
                 external_istiod_global: ext == ExternalIstiodSetting::GlobalValue,
                 pilot_env: kv(&pilot_env),
+                pilot_k8s_env: kv(&ambient_env),
                 proxy_metadata: kv(&inputs.proxy_metadata),
                 remote_pilot_address: &inputs.remote_pilot_address,
                 injection_path: inputs.remote_profile.then(|| injection_path(c)),

@@ -86,6 +86,9 @@ struct Readme<'a> {
     annotated: bool,
     charts_repository: &'a str,
     charts_version: &'a Option<String>,
+    ambient: bool,
+    /// Ambient multicluster is beta (≥ 1.29), else alpha.
+    ambient_beta: bool,
     /// The east-west gateway chart needs `--skip-schema-validation`.
     skip_schema: bool,
     reproduce: &'a Option<String>,
@@ -168,6 +171,8 @@ fn readme<'a>(x: &'a Ctx, files: &'a [PlannedFile]) -> Readme<'a> {
         primaries: names(primaries),
         annotated: !remotes.is_empty() && mesh.version.has_control_plane_clusters_annotation(),
         remotes,
+        ambient: mesh.dataplane == crate::model::Dataplane::Ambient,
+        ambient_beta: mesh.version.at_least(29),
         charts_repository: &mesh.charts.repository,
         charts_version: &mesh.charts.version,
         skip_schema: has_gateway_chart

@@ -4,19 +4,20 @@
 use serde::Serialize;
 
 use super::names::helloworld_version;
-use super::{Applied, ClusterFiles};
-use crate::model::Mesh;
+use super::{Applied, ClusterFiles, KeyValue, kv};
+use crate::model::{Dataplane, Mesh};
 
 #[derive(Serialize)]
 struct Namespace {
-    injection_label: &'static str,
-    injection_value: String,
+    labels: Vec<KeyValue>,
 }
 
 #[derive(Serialize)]
 struct Helloworld {
     version: &'static str,
     image: String,
+    /// Ambient: the Service is shared across clusters only with `istio.io/global: "true"`.
+    global: bool,
 }
 
 #[derive(Serialize)]
@@ -32,10 +33,18 @@ struct Kustomization {
 
 pub(super) fn plan(mesh: &Mesh, out: &mut ClusterFiles) {
     let v = mesh.version;
-    let (injection_label, injection_value) = match &mesh.revision {
-        Some(r) => ("istio.io/rev", r.clone()),
-        None => ("istio-injection", "enabled".to_owned()),
-    };
+    let ambient = mesh.dataplane == Dataplane::Ambient;
+    // Sidecars: injection by revision or by `istio-injection`; ambient: the namespace joins
+    // the ambient data plane (and names its revision, which runs its waypoints).
+    let mut labels = Vec::new();
+    if ambient {
+        labels.push(("istio.io/dataplane-mode", "ambient".to_owned()));
+    }
+    match &mesh.revision {
+        Some(r) => labels.push(("istio.io/rev", r.clone())),
+        None if !ambient => labels.push(("istio-injection", "enabled".to_owned())),
+        None => {}
+    }
     let version = helloworld_version(mesh, out.c);
     let client = v.verify_client();
     out.add(
@@ -43,8 +52,7 @@ pub(super) fn plan(mesh: &Mesh, out: &mut ClusterFiles) {
         "verify/namespace.yaml.j2",
         Applied::Verify,
         Namespace {
-            injection_label,
-            injection_value,
+            labels: kv(&labels),
         },
     );
     out.add(
@@ -63,6 +71,7 @@ pub(super) fn plan(mesh: &Mesh, out: &mut ClusterFiles) {
         Helloworld {
             version,
             image: v.helloworld_image(version),
+            global: ambient,
         },
     );
     // The namespace first, then the client, then the service (the order of Istio's guide).

@@ -74,6 +74,15 @@ pub(crate) fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) 
             topology::remote_pilot_addresses(topo, v, &clusters, &mut d);
         }
     }
+    if head.dataplane == crate::model::Dataplane::Ambient {
+        topology::ambient(
+            spec,
+            head.version,
+            head.dataplane_loc.unwrap_or(Loc::FILE),
+            &clusters,
+            &mut d,
+        );
+    }
     let mut api_servers = inputs::api_servers(spec, base, &mut d);
     let secrets = secrets::mode(spec, head.mesh_id.as_deref().unwrap_or(""), &mut d);
     if let Some(topo) = &topo {

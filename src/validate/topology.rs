@@ -2,7 +2,7 @@
 //! an east-west gateway address, whose API server must be readable.
 
 use super::clusters::ClusterIn;
-use crate::diag::{Code, Diagnostics};
+use crate::diag::{Code, Diagnostics, Loc};
 use crate::istio::Version;
 use crate::model::Topology;
 use crate::spec::Spec;
@@ -34,6 +34,66 @@ pub(super) fn version_rules(spec: &Spec, v: Version, d: &mut Diagnostics) {
             f.loc,
             format!("`federation` (replicated control planes with `*.global` names) does not work with Istio {v}"),
             "it was deprecated in Istio 1.8 and broken by the 1.8.6/1.9.5 security fix; remove `federation` and use the multi-network models, which route `*.cluster.local` names through east-west gateways",
+        );
+    }
+}
+
+/// Ambient multicluster (ISTIO-FACTS §9.3) is Istio ≥ 1.27, multi-primary on several
+/// networks only: E020 for an older target, E034 for a remote or a single network.
+pub(super) fn ambient(
+    spec: &Spec,
+    v: Option<Version>,
+    dataplane_loc: Loc,
+    clusters: &[ClusterIn],
+    d: &mut Diagnostics,
+) {
+    if let Some(v) = v
+        && !v.supports_ambient_multicluster()
+    {
+        d.error_help(
+            Code::E020,
+            dataplane_loc,
+            format!("ambient multicluster needs Istio 1.27 or newer; the target is {v}"),
+            "target Istio 1.27+ (beta from 1.29), or use `dataplane: sidecar`",
+        );
+    }
+    let list = spec
+        .clusters
+        .value()
+        .map(|l| l.value.as_slice())
+        .unwrap_or_default();
+    for r in list.iter().filter_map(|c| c.role.value()) {
+        if r.value == "remote" {
+            d.error_help(
+                Code::E034,
+                r.loc,
+                "ambient multicluster has no remote clusters: every cluster runs its own istiod",
+                "make this cluster a primary (remove `role` and `controlPlane`), or use `istio.dataplane: sidecar`",
+            );
+        }
+    }
+    for c in clusters.iter().filter(|c| c.ew.node_port) {
+        d.error_help(
+            Code::E034,
+            c.ew.loc.unwrap_or(c.loc),
+            format!(
+                "cluster `{}`: an ambient east-west gateway is a Gateway API Gateway that istiod deploys behind a LoadBalancer Service; `serviceType: NodePort` is not rendered for it",
+                c.name.value
+            ),
+            "remove `serviceType` (LoadBalancer), or use `istio.dataplane: sidecar`",
+        );
+    }
+    let networks: std::collections::BTreeSet<&str> =
+        clusters.iter().map(|c| c.network.as_str()).collect();
+    if clusters.len() > 1 && networks.len() == 1 {
+        d.error_help(
+            Code::E034,
+            dataplane_loc,
+            format!(
+                "ambient multicluster is supported on several networks only; every cluster is on `{}`",
+                clusters[0].network
+            ),
+            "give each cluster its own network (ambient joins networks through HBONE east-west gateways), or use `istio.dataplane: sidecar`",
         );
     }
 }

@@ -121,6 +121,13 @@ pub fn all_variants() -> Vec<(String, Tree)> {
             render_variant(name, |s| s["istio"]["revision"] = json!("1-24-0")),
         ));
     }
+    // Ambient multicluster at its first release, at v1beta1 → v1 of the Gateway API, newest.
+    for v in ["1.27", "1.28", "1.29", "1.31"] {
+        out.push((
+            format!("{MULTI_PRIMARY} {v} ambient"),
+            render_variant(MULTI_PRIMARY, ambient(v)),
+        ));
+    }
     // GitOps on a gateway chart with the broken schema (ISTIO-FACTS §9.1 #7), from OCI.
     out.push((
         format!("{PRIMARY_REMOTE} 1.26.2 gitops oci"),
@@ -156,5 +163,14 @@ pub fn gitops_at<'a>(minor: &'a str, tag: &'a str) -> impl FnOnce(&mut Value) + 
             "argocd": {},
             "flux": {},
         });
+    }
+}
+
+/// An edit that makes the mesh ambient at `minor`, with the verification bundle.
+pub fn ambient(minor: &str) -> impl FnOnce(&mut Value) + '_ {
+    move |s: &mut Value| {
+        s["istio"]["version"] = json!(minor);
+        s["istio"]["dataplane"] = json!("ambient");
+        s["verification"] = json!({"enabled": true});
     }
 }

@@ -111,6 +111,9 @@ codes! {
     /// Warning: a hostname as the east-west address of a primary serving remotes becomes an
     /// ExternalName Service, which does not fit every load balancer (AWS EKS).
     W002,
+    /// Warning: the Sail Operator release meshrender knows will not install this version
+    /// (`eol`, or newer than its list).
+    W003,
 }
 
 impl fmt::Display for Code {

@@ -6,6 +6,19 @@
 
 use std::fmt;
 
+/// What the Sail Operator release meshrender knows says of a chart version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SailRelease {
+    /// Listed and installable.
+    Ships,
+    /// Listed, but `eol: true`: a valid `spec.version`, no longer installable.
+    Eol,
+    /// A newer patch of a supported minor than the list knows: needs a newer operator.
+    Newer,
+    /// Not a version the Sail Operator ever shipped.
+    Never,
+}
+
 /// An Istio minor version, `1.<minor>`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Version {
@@ -170,6 +183,50 @@ impl Version {
         self.at_least(29)
     }
 
+    /// Whether the Sail Operator ships the chart version `chart` of this minor, by the version
+    /// list of the operator release meshrender knows (sail-operator `versions.yaml` and the
+    /// `spec.version` enum of its CRDs, 2026-08; ISTIO-FACTS §9.4).
+    pub fn sail_release(self, chart: &str) -> SailRelease {
+        // (minor, first patch, last patch, eol)
+        const SHIPPED: &[(u32, u32, u32, bool)] = &[
+            (21, 6, 6, true),
+            (22, 5, 8, true),
+            (23, 2, 6, true),
+            (24, 0, 6, true),
+            (25, 1, 5, true),
+            (26, 0, 8, true),
+            (27, 0, 9, true),
+            (28, 0, 10, true),
+            (29, 0, 6, false),
+            (30, 0, 3, false),
+        ];
+        let Some(rest) = chart.strip_prefix(&format!("{self}.")) else {
+            return SailRelease::Never;
+        };
+        if self.minor == 31 {
+            return match rest {
+                "0-beta.1" => SailRelease::Ships,
+                r if r.chars().all(|c| c.is_ascii_digit()) => SailRelease::Newer,
+                _ => SailRelease::Never,
+            };
+        }
+        let Ok(patch) = rest.parse::<u32>() else {
+            return SailRelease::Never;
+        };
+        match SHIPPED.iter().find(|(m, ..)| *m == self.minor) {
+            Some(&(_, first, last, eol)) if (first..=last).contains(&patch) => {
+                if eol {
+                    SailRelease::Eol
+                } else {
+                    SailRelease::Ships
+                }
+            }
+            Some(&(_, first, last, false)) if patch > last && patch >= first => SailRelease::Newer,
+            _ if self.minor > 31 => SailRelease::Newer,
+            _ => SailRelease::Never,
+        }
+    }
+
     /// Whether the `gateway` chart of this release has the broken `values.schema.json`
     /// (top-level `additionalProperties: false` beside `$ref`), which Helm ≥ 3.18.5 and Helm 4
     /// reject for any values: 1.24.0–1.24.6, 1.25.0–1.25.4, 1.26.0–1.26.3, 1.27.0 (ISTIO-FACTS
@@ -236,6 +293,28 @@ impl fmt::Display for Version {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sail_releases() {
+        use super::SailRelease::*;
+        let v = |m| super::Version { minor: m };
+        for (minor, chart, want) in [
+            (30, "1.30.3", Ships),
+            (30, "1.30.4", Newer),
+            (29, "1.29.0", Ships),
+            (28, "1.28.10", Eol),
+            (28, "1.28.11", Never),
+            (25, "1.25.0", Never),
+            (23, "1.23.1", Never),
+            (21, "1.21.6", Eol),
+            (20, "1.20.8", Never),
+            (31, "1.31.0-beta.1", Ships),
+            (31, "1.31.0-rc.0", Never),
+            (31, "1.31.1", Newer),
+        ] {
+            assert_eq!(v(minor).sail_release(chart), want, "{chart}");
+        }
+    }
+
     #[test]
     fn gateway_chart_schema_broken_ranges() {
         let v = |m| super::Version { minor: m };

@@ -471,3 +471,128 @@ fn ambient_values_render_with_istios_charts() {
         }
     }
 }
+
+/// Sail (ISTIO-FACTS §9.4) installs the istiod chart with the `Istio` object's values (the
+/// chart's pre-1.24 nesting), its `spec.profile` and the object's name as revision: that must
+/// build exactly the objects `install/helm/istiod.values.yaml` builds — one control plane,
+/// two ways to install it.
+#[test]
+fn sail_values_build_the_same_control_plane_as_the_helm_values() {
+    let (Some(helm), Some(shared)) = (helm(), shared()) else {
+        return;
+    };
+    let tag = "1.30.3";
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: [(&str, Edit, &[&str]); 2] = [
+        (
+            PRIMARY_REMOTE,
+            Box::new(|s| sail("1.30", tag, None)(s)),
+            &["cluster1", "cluster2"],
+        ),
+        (
+            MULTI_PRIMARY,
+            Box::new(|s| {
+                ambient("1.30")(s);
+                sail("1.30", tag, Some("canary"))(s);
+            }),
+            &["cluster1", "cluster2"],
+        ),
+    ];
+    for (name, edit, clusters) in cases {
+        let tree = render_variant(name, edit);
+        for cluster in clusters {
+            let id = format!("{name} {cluster}");
+            let dir = format!("clusters/{cluster}/install");
+            let via_helm = template_values_file(
+                &helm,
+                &shared,
+                tag,
+                "istiod",
+                file(&tree, &format!("{dir}/helm/istiod.values.yaml")),
+            )
+            .unwrap();
+            let istio = &yaml_docs(&String::from_utf8_lossy(file(
+                &tree,
+                &format!("{dir}/sail/istio.yaml"),
+            )))[0];
+            assert_eq!(istio["spec"]["version"], format!("v{tag}"), "{id}");
+            let mut values = istio["spec"]["values"].clone();
+            if let Some(p) = istio["spec"].get("profile") {
+                values["profile"] = p.clone();
+            }
+            let rev = istio["metadata"]["name"].as_str().unwrap();
+            if rev != "default" {
+                values["revision"] = json!(rev);
+            }
+            // Sail's own addition for its ztunnel namespace is the only difference allowed.
+            let trusted = values
+                .get_mut("pilot")
+                .and_then(Value::as_object_mut)
+                .and_then(|p| p.remove("trustedZtunnelNamespace"));
+            if values.get("pilot").is_some_and(|p| p == &json!({})) {
+                values.as_object_mut().unwrap().remove("pilot");
+            }
+            let release =
+                install_command(file(&tree, &format!("{dir}/helm/istiod.values.yaml")))[0].clone();
+            let via_sail = template(
+                &helm,
+                &release,
+                &chart_dir(&shared, tag, "istiod"),
+                &serde_json::to_vec(&values).unwrap(),
+                &[],
+            )
+            .unwrap();
+            // The chart's `values` ConfigMap and the injector ConfigMap's `values` key record the
+            // values as given (the first "for debugging; modifying these values has no
+            // effect"), so they show the nesting: leave those out, compare everything else.
+            let objects = |docs: Vec<Value>| -> Vec<Value> {
+                docs.into_iter()
+                    .filter(|d| {
+                        !(d["kind"] == "ConfigMap"
+                            && d["metadata"]["name"]
+                                .as_str()
+                                .is_some_and(|n| n == "values" || n.starts_with("values-")))
+                    })
+                    .map(|mut d| {
+                        let injector = d["kind"] == "ConfigMap"
+                            && d["metadata"]["name"]
+                                .as_str()
+                                .is_some_and(|n| n.starts_with("istio-sidecar-injector"));
+                        if injector && let Some(data) = d["data"].as_object_mut() {
+                            data.remove("values");
+                        }
+                        d
+                    })
+                    .collect()
+            };
+            let (via_sail, via_helm) = (objects(via_sail), objects(via_helm));
+            assert!(via_helm.len() > 5, "{id}: {} objects", via_helm.len());
+            for (a, b) in via_sail.iter().zip(&via_helm) {
+                assert!(
+                    a == b,
+                    "{id}: Sail and Helm values build different objects:\n{}\n---\n{}",
+                    serde_json::to_string(a).unwrap(),
+                    serde_json::to_string(b).unwrap()
+                );
+            }
+            assert_eq!(via_sail.len(), via_helm.len(), "{id}");
+            assert_eq!(trusted.is_some(), name == MULTI_PRIMARY, "{id}");
+            if name == MULTI_PRIMARY {
+                let z = &yaml_docs(&String::from_utf8_lossy(file(
+                    &tree,
+                    &format!("{dir}/sail/ztunnel.yaml"),
+                )))[0];
+                assert_eq!(z["metadata"]["name"], "default");
+                assert_eq!(
+                    z["spec"]["targetRef"],
+                    json!({"kind": "Istio", "name": rev})
+                );
+                assert_eq!(
+                    z["spec"]["values"]["ztunnel"]["multiCluster"]["clusterName"],
+                    *cluster
+                );
+                assert_eq!(trusted, Some(z["spec"]["namespace"].clone()), "{id}");
+            }
+        }
+    }
+}

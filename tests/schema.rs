@@ -595,6 +595,9 @@ fn every_object_of_the_reference_spec_variants_satisfies_its_crd_schema() {
         "helmrepositories.source.toolkit.fluxcd.io v1",
         "gateways.gateway.networking.k8s.io v1beta1",
         "gateways.gateway.networking.k8s.io v1",
+        "istios.sailoperator.io v1",
+        "istiocnis.sailoperator.io v1",
+        "ztunnels.sailoperator.io v1",
     ] {
         assert!(
             used.contains_key(must),

@@ -19,6 +19,7 @@ mod namespace;
 mod reader_token;
 mod readme;
 mod remote_secrets;
+mod sail;
 mod verification;
 
 use std::collections::BTreeMap;
@@ -209,6 +210,11 @@ fn plan_cluster(x: &Ctx, c: &Cluster, f: &Facts) -> (Vec<PlannedFile>, Option<he
         federation::plan(x, &mut out);
     }
     let mut values = helm::plan(x, &inputs, &mut out);
+    if x.mesh.sail
+        && let Some(h) = &values
+    {
+        sail::plan(x, h, &mut out);
+    }
     let gateway_values = eastwest::plan(x, &mut out);
     if let (Some(h), Some(g)) = (values.as_mut(), gateway_values) {
         h.gateway = Some(g);

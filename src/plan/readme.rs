@@ -87,6 +87,9 @@ struct Readme<'a> {
     charts_repository: &'a str,
     charts_version: &'a Option<String>,
     ambient: bool,
+    sail: bool,
+    /// The `Istio` object's name: the revision, or `default`.
+    sail_name: &'a str,
     /// Ambient multicluster is beta (≥ 1.29), else alpha.
     ambient_beta: bool,
     /// The east-west gateway chart needs `--skip-schema-validation`.
@@ -172,6 +175,8 @@ fn readme<'a>(x: &'a Ctx, files: &'a [PlannedFile]) -> Readme<'a> {
         annotated: !remotes.is_empty() && mesh.version.has_control_plane_clusters_annotation(),
         remotes,
         ambient: mesh.dataplane == crate::model::Dataplane::Ambient,
+        sail: mesh.sail,
+        sail_name: mesh.revision.as_deref().unwrap_or("default"),
         ambient_beta: mesh.version.at_least(29),
         charts_repository: &mesh.charts.repository,
         charts_version: &mesh.charts.version,

@@ -4,7 +4,7 @@
 use super::formats::{is_dns1123_label, is_ip_or_hostname, is_label_value};
 use super::require;
 use crate::diag::{Code, Diagnostics, Loc};
-use crate::istio::{self, Version};
+use crate::istio::{self, SailRelease, Version};
 use crate::model::{Charts, Dataplane};
 use crate::spec::{Field, Spec};
 
@@ -144,7 +144,56 @@ pub(super) fn check(spec: &Spec, d: &mut Diagnostics) -> Header {
         Field::Null => Some(i.loc),
         _ => None,
     };
+    if let (Some(loc), Some(v)) = (h.sail, h.version) {
+        sail(loc, v, &h, d);
+    }
     h
+}
+
+/// `istio.sail`: Sail CRs carry the Helm values (Istio ≥ 1.24) and `spec.version:
+/// v<chart version>`, which must be a version the Sail Operator shipped (ISTIO-FACTS §9.4).
+fn sail(loc: Loc, v: Version, h: &Header, d: &mut Diagnostics) {
+    if !v.has_helm_values() {
+        d.error_help(
+            Code::E020,
+            loc,
+            format!("`istio.sail` renders the Sail Operator's CRs from the Helm values, which meshrender renders from Istio 1.24; the target is {v}"),
+            "remove `istio.sail`, or target Istio 1.24 or newer",
+        );
+        return;
+    }
+    let Some(chart) = &h.charts.version else {
+        if !h.chart_version_written {
+            d.error_help(
+                Code::E033,
+                loc,
+                "`istio.sail` pins the Sail CRs' `spec.version` to an exact release, and the spec gives none",
+                "set `istio.charts.version` (e.g. 1.30.3) or `istio.tag`",
+            );
+        }
+        return;
+    };
+    match v.sail_release(chart) {
+        SailRelease::Ships => {}
+        SailRelease::Eol => d.warning_help(
+            Code::W003,
+            loc,
+            format!("the Sail Operator lists Istio {chart} as end of life: its current releases accept `v{chart}` but do not install it"),
+            "target a release the operator still installs (1.29.x, 1.30.x), or keep an operator release that does",
+        ),
+        SailRelease::Newer => d.warning_help(
+            Code::W003,
+            loc,
+            format!("Istio {chart} is newer than every {v} release in the Sail Operator version list meshrender knows (2026-08)"),
+            "install a Sail Operator release whose CRDs list this version, or pin a listed one",
+        ),
+        SailRelease::Never => d.error_help(
+            Code::E020,
+            loc,
+            format!("the Sail Operator never shipped Istio {chart}"),
+            "use a version the operator's versions.yaml lists, e.g. 1.29.6 or 1.30.3",
+        ),
+    }
 }
 
 /// `(minor, rest)` of a release string `1.<minor>.<patch>[-suffix]` (a tag or chart version);

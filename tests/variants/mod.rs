@@ -128,6 +128,18 @@ pub fn all_variants() -> Vec<(String, Tree)> {
             render_variant(MULTI_PRIMARY, ambient(v)),
         ));
     }
+    // Sail Operator CRs: sidecar primary-remote, and ambient.
+    out.push((
+        format!("{PRIMARY_REMOTE} 1.30.3 sail"),
+        render_variant(PRIMARY_REMOTE, sail("1.30", "1.30.3", None)),
+    ));
+    out.push((
+        format!("{MULTI_PRIMARY} 1.30.3 ambient sail revision"),
+        render_variant(MULTI_PRIMARY, |s| {
+            ambient("1.30")(s);
+            sail("1.30", "1.30.3", Some("canary"))(s);
+        }),
+    ));
     // GitOps on a gateway chart with the broken schema (ISTIO-FACTS §9.1 #7), from OCI.
     out.push((
         format!("{PRIMARY_REMOTE} 1.26.2 gitops oci"),
@@ -172,5 +184,21 @@ pub fn ambient(minor: &str) -> impl FnOnce(&mut Value) + '_ {
         s["istio"]["version"] = json!(minor);
         s["istio"]["dataplane"] = json!("ambient");
         s["verification"] = json!({"enabled": true});
+    }
+}
+
+/// An edit that adds `istio.sail` at release `tag` of `minor` (and a revision).
+pub fn sail<'a>(
+    minor: &'a str,
+    tag: &'a str,
+    revision: Option<&'a str>,
+) -> impl FnOnce(&mut Value) + 'a {
+    move |s: &mut Value| {
+        s["istio"]["version"] = json!(minor);
+        s["istio"]["tag"] = json!(tag);
+        s["istio"]["sail"] = json!({});
+        if let Some(r) = revision {
+            s["istio"]["revision"] = json!(r);
+        }
     }
 }

@@ -561,13 +561,21 @@ fn replicated_control_planes_install_values_equal_istio_1_6_and_1_7_files() {
     ] {
         let mut want = yaml_file(&shared.join("istio-reference/legacy-1.6-1.7").join(file));
         let want = want.remove(0);
-        let files = render_variant(FEDERATION, version(v));
+        // the 1.6.0 file is rendered for `tag: 1.6.0` only (the patch shape: next test)
+        let files = render_variant(FEDERATION, |s| {
+            s["istio"]["version"] = json!(v);
+            if v == "1.6" {
+                s["istio"]["tag"] = json!("1.6.0");
+            }
+        });
         for c in ["cluster1", "cluster2"] {
             let got = single(&files, &format!("clusters/{c}/install/istiooperator.yaml"));
             assert_eq!(got["apiVersion"], want["apiVersion"], "{v} {c}");
             assert_eq!(got["kind"], want["kind"], "{v} {c}");
+            let mut spec = got["spec"].clone();
+            spec.as_object_mut().unwrap().remove("tag");
             assert_same(
-                &got["spec"],
+                &spec,
                 &want["spec"],
                 &format!("Istio {v}: {c} IOP spec vs {file}"),
             );
@@ -1377,5 +1385,38 @@ fn ambient_matches_istios_script_and_guide() {
             };
             assert!(tree.contains_key(&format!("{dir}/remote-secret-{peer}.yaml")));
         }
+    }
+}
+
+/// ISTIO-FACTS §9.2: the 1.6 patch releases' file (what `version: "1.6"` renders unless
+/// `tag: 1.6.0`): search namespace `global` only, plus `multiCluster.globalDomainSuffix:
+/// global` and `includeEnvoyFilter: true`; otherwise the 1.6.0 file.
+#[test]
+fn replicated_control_planes_1_6_patch_releases_shape() {
+    let Some(shared) = shared() else { return };
+    let mut want = yaml_file(
+        &shared
+            .join("istio-reference/legacy-1.6-1.7/values-istio-multicluster-gateways.1.6.0.yaml"),
+    )
+    .remove(0);
+    let g = &mut want["spec"]["values"]["global"];
+    g["podDNSSearchNamespaces"] = json!(["global"]);
+    g["multiCluster"]["globalDomainSuffix"] = json!("global");
+    g["multiCluster"]["includeEnvoyFilter"] = json!(true);
+    for tag in [None, Some("1.6.14")] {
+        let files = render_variant(FEDERATION, |s| {
+            s["istio"]["version"] = json!("1.6");
+            if let Some(t) = tag {
+                s["istio"]["tag"] = json!(t);
+            }
+        });
+        let got = single(&files, "clusters/cluster1/install/istiooperator.yaml");
+        let mut spec = got["spec"].clone();
+        spec.as_object_mut().unwrap().remove("tag");
+        assert_same(
+            &spec,
+            &want["spec"],
+            &format!("1.6 patch shape, tag {tag:?}"),
+        );
     }
 }

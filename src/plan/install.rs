@@ -55,6 +55,8 @@ struct ReplicatedOperator<'a> {
     tag: &'a Option<String>,
     trust_domain: &'a Option<String>,
     search_namespaces: Vec<String>,
+    /// The 1.6 patch releases' `multiCluster.globalDomainSuffix` and `includeEnvoyFilter`.
+    global_domain_suffix: bool,
     node_port: bool,
 }
 
@@ -111,12 +113,18 @@ pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) -> Inputs {
         ambient,
     };
     if v.is_replicated_control_plane_era() {
+        // 1.6.0's file adds `{{ namespace }}.global`, which the 1.6 patch releases removed
+        // in favour of `multiCluster.globalDomainSuffix` and `includeEnvoyFilter`
+        // (ISTIO-FACTS §9.2): meshrender renders the 1.6.0 shape only for `tag: 1.6.0`, the
+        // patch releases' otherwise (what anyone installing 1.6 today gets).
         let mut search = vec!["global".to_owned()];
-        if v.minor == 6 {
+        let six_oh = v.minor == 6 && mesh.charts.version.as_deref() == Some("1.6.0");
+        if six_oh {
             search.push(
                 "{{ valueOrDefault .DeploymentMeta.Namespace \"default\" }}.global".to_owned(),
             );
         }
+        let global_domain_suffix = v.minor == 6 && !six_oh;
         out.add(
             "install/istiooperator.yaml",
             "istiooperator.replicated.yaml.j2",
@@ -129,6 +137,7 @@ pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) -> Inputs {
                 tag: &mesh.tag,
                 trust_domain: &inputs.trust_domain,
                 search_namespaces: search,
+                global_domain_suffix,
                 node_port: c.east_west.as_ref().is_some_and(|g| g.node_port),
             },
         );

@@ -596,3 +596,85 @@ fn sail_values_build_the_same_control_plane_as_the_helm_values() {
         }
     }
 }
+
+/// Every Helm values file of every golden case and every reference variant renders with real
+/// Helm against Istio's chart of its minor where `../shared` has one (the exact release when
+/// present), with the flags of its own install comment.
+#[test]
+fn every_rendered_values_file_renders_with_the_chart_of_its_release() {
+    let (Some(helm), Some(shared)) = (helm(), shared()) else {
+        return;
+    };
+    let tags: Vec<String> = std::fs::read_dir(shared.join("istio-reference/charts"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut trees = all_variants();
+    for case in cases() {
+        trees.push((
+            case.file_name().unwrap().to_string_lossy().into_owned(),
+            render_spec(&case.join("spec.yaml")),
+        ));
+    }
+    let mut rendered = 0;
+    let mut failures = Vec::new();
+    for (label, tree) in &trees {
+        for (path, bytes) in tree {
+            let Some(chart) = path
+                .rsplit('/')
+                .next()
+                .and_then(|f| f.strip_suffix(".values.yaml"))
+            else {
+                continue;
+            };
+            let chart = if chart == "eastwest-gateway" {
+                "gateway"
+            } else {
+                chart
+            };
+            let cmd = install_command(bytes);
+            let version = cmd
+                .iter()
+                .position(|a| a == "--version")
+                .map(|i| cmd[i + 1].clone());
+            // the chart of the exact release, else one of the same minor
+            let text = String::from_utf8_lossy(bytes);
+            let minor = match &version {
+                Some(v) => minor_of(v),
+                None => {
+                    let Some(m) = label
+                        .split_whitespace()
+                        .find(|w| w.starts_with("1.") && w.len() <= 4)
+                    else {
+                        continue;
+                    };
+                    m.to_owned()
+                }
+            };
+            let tag = version
+                .clone()
+                .filter(|v| tags.contains(v))
+                .or_else(|| tags.iter().find(|t| minor_of(t) == minor).cloned());
+            let Some(tag) = tag else { continue };
+            let extra: Vec<&str> = cmd
+                .iter()
+                .filter(|a| *a == "--skip-schema-validation")
+                .map(String::as_str)
+                .collect();
+            match template(
+                &helm,
+                &cmd[0],
+                &chart_dir(&shared, &tag, chart),
+                bytes,
+                &extra,
+            ) {
+                Ok(docs) if !docs.is_empty() => rendered += 1,
+                Ok(_) => failures.push(format!("{label}: {path}: no objects with chart {tag}")),
+                Err(e) => failures.push(format!("{label}: {path} with chart {tag}: {e}\n{text}")),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert!(rendered >= 60, "only {rendered} values files rendered");
+    eprintln!("{rendered} values files rendered with Istio's charts");
+}

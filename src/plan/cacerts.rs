@@ -20,11 +20,31 @@ struct External<'a> {
     files: [&'static str; 4],
     pki_dir: &'a str,
     digests: Vec<KeyValue>,
+    gitops: Vec<KeyValue>,
 }
 
 #[derive(Serialize)]
 struct Plain {
     files: Vec<KeyValue>,
+    gitops: Vec<KeyValue>,
+}
+
+/// With `gitops`: Argo CD applies `cacerts` right after the namespace and neither Argo CD nor
+/// Flux ever prunes or deletes it (losing it would make istiod mint a CA of its own). In the
+/// file itself, so every way the file is applied (a kustomization, an Argo CD directory
+/// source) carries it.
+fn gitops_annotations(x: &Ctx) -> Vec<KeyValue> {
+    if x.mesh.gitops.is_none() {
+        return Vec::new();
+    }
+    kv(&[
+        ("argocd.argoproj.io/sync-wave", "-1".to_owned()),
+        (
+            "argocd.argoproj.io/sync-options",
+            "Prune=false,Delete=false".to_owned(),
+        ),
+        ("kustomize.toolkit.fluxcd.io/prune", "disabled".to_owned()),
+    ])
 }
 
 pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) {
@@ -56,6 +76,7 @@ pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) {
                     ("ca-cert", sha256_hex(ca.ca_cert.as_bytes())),
                     ("root-cert", sha256_hex(ca.root_cert.as_bytes())),
                 ]),
+                gitops: gitops_annotations(x),
             },
         ),
         SecretsMode::Plaintext | SecretsMode::Unset => out.add(
@@ -69,6 +90,7 @@ pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) {
                     (CERT_CHAIN, ca.cert_chain.clone()),
                     (ROOT_CERT, ca.root_cert.clone()),
                 ]),
+                gitops: gitops_annotations(x),
             },
         ),
     }

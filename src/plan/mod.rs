@@ -193,7 +193,7 @@ pub(crate) fn plan(
         helm.push((c, values));
     }
     if let Some(g) = &mesh.gitops {
-        gitops::plan(mesh, g, &helm, &mut files);
+        gitops::plan(&x, g, &helm, &mut files);
     }
     readme::plan(&x, &mut files);
     files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -225,6 +225,6 @@ fn plan_cluster(x: &Ctx, c: &Cluster, f: &Facts) -> (Vec<PlannedFile>, Option<he
     if x.mesh.verification {
         verification::plan(x.mesh, &mut out);
     }
-    kustomization::plan(x.mesh, &mut out);
+    kustomization::plan(&mut out);
     (out.files, values)
 }

@@ -27,6 +27,10 @@ pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) {
             control_plane.clone(),
         ));
     }
+    if x.mesh.gitops.is_some() {
+        // Argo CD: the namespace before everything else of the cluster.
+        annotations.push(("argocd.argoproj.io/sync-wave", "-2".to_owned()));
+    }
     out.add(
         "namespace.yaml",
         "namespace.yaml.j2",

@@ -40,6 +40,17 @@ pub(super) fn settings(
         .flux
         .value()
         .or(g.value.flux.is_null().then_some(&empty_flux));
+    if let (Some(a), Some(v)) = (argo_spec, version)
+        && v.has_helm_values()
+        && chart_version == (None, false)
+    {
+        d.error_help(
+            Code::E033,
+            a.loc,
+            "`gitops.argocd` installs Istio's charts at an exact version, and the spec gives none",
+            "set `istio.charts.version` (e.g. 1.28.2) or `istio.tag`",
+        );
+    }
     let argocd = argo_spec.map(|a| ArgoCd {
         namespace: object_name(&a.value.namespace, "gitops.argocd.namespace", "argocd", d),
         project: object_name(&a.value.project, "gitops.argocd.project", "default", d),

@@ -89,6 +89,8 @@ pub enum SecretsMode {
         store_kind: String,
         store_name: String,
         key_prefix: String,
+        /// Each cluster a primary reads pushes its reader token to the store (PushSecret).
+        push_reader_tokens: bool,
     },
 }
 

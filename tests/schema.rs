@@ -564,6 +564,9 @@ fn every_object_of_every_golden_case_satisfies_its_crd_schema() {
         "helmreleases.helm.toolkit.fluxcd.io v2",
         "helmrepositories.source.toolkit.fluxcd.io v1",
         "gateways.gateway.networking.k8s.io v1",
+        "applications.argoproj.io v1alpha1",
+        "pushsecrets.external-secrets.io v1alpha1",
+        "kustomizations.kustomize.toolkit.fluxcd.io v1",
     ] {
         assert!(
             used.contains_key(must),

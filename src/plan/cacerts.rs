@@ -62,6 +62,7 @@ pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) {
             store_kind,
             store_name,
             key_prefix,
+            ..
         } => out.add(
             "cacerts.yaml",
             "cacerts.external.yaml.j2",

@@ -220,7 +220,7 @@ fn plan_cluster(x: &Ctx, c: &Cluster, f: &Facts) -> (Vec<PlannedFile>, Option<he
         h.gateway = Some(g);
     }
     exposure::plan(x, &mut out);
-    reader_token::plan(&mut out);
+    reader_token::plan(x, &mut out);
     remote_secrets::plan(x, &mut out);
     if x.mesh.verification {
         verification::plan(x.mesh, &mut out);

@@ -41,6 +41,8 @@ struct Flux<'a> {
     namespace: &'a str,
     path: String,
     source: String,
+    /// The name of the Flux Kustomization that `flux create` makes (from the meshID).
+    root: String,
 }
 
 #[derive(Serialize)]
@@ -85,6 +87,9 @@ struct Readme<'a> {
     /// Remotes carry `topology.istio.io/controlPlaneClusters` (Istio ≥ 1.15).
     annotated: bool,
     charts_repository: &'a str,
+    charts_oci: bool,
+    /// Reader tokens reach the store through PushSecrets.
+    push_tokens: bool,
     charts_version: &'a Option<String>,
     ambient: bool,
     sail: bool,
@@ -130,6 +135,7 @@ fn readme<'a>(x: &'a Ctx, files: &'a [PlannedFile]) -> Readme<'a> {
             store_kind,
             store_name,
             key_prefix,
+            ..
         } => (
             Some(format!("{store_kind}/{store_name}")),
             Some(key_prefix.as_str()),
@@ -167,6 +173,7 @@ fn readme<'a>(x: &'a Ctx, files: &'a [PlannedFile]) -> Readme<'a> {
                 namespace: &f.namespace,
                 path: g.repo_path("gitops/flux"),
                 source: format!("{}/{}", f.source_kind, f.source_name),
+                root: super::names::object_name(&mesh.mesh_id),
             }),
             path: if g.path.is_empty() { "." } else { &g.path },
         }),
@@ -179,6 +186,14 @@ fn readme<'a>(x: &'a Ctx, files: &'a [PlannedFile]) -> Readme<'a> {
         sail_name: mesh.revision.as_deref().unwrap_or("default"),
         ambient_beta: mesh.version.at_least(29),
         charts_repository: &mesh.charts.repository,
+        charts_oci: mesh.charts.is_oci(),
+        push_tokens: matches!(
+            mesh.secrets,
+            SecretsMode::ExternalSecrets {
+                push_reader_tokens: true,
+                ..
+            }
+        ),
         charts_version: &mesh.charts.version,
         skip_schema: has_gateway_chart
             && mesh

@@ -43,6 +43,7 @@ pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) {
                 store_kind,
                 store_name,
                 key_prefix,
+                ..
             } => {
                 let (ca_data, mut properties) = match &api_server.ca_pem {
                     Some(pem) => (b64(pem), vec![]),

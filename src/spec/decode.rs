@@ -392,6 +392,7 @@ fn secrets(n: &Node, path: &str, d: &mut Diagnostics) -> Option<Sp<Secrets>> {
             let v = ExternalSecrets {
                 store_ref: g.field("storeRef", d, store_ref),
                 key_prefix: g.string("keyPrefix", d),
+                push_reader_tokens: g.field("pushReaderTokens", d, boolean),
             };
             g.finish(d);
             Some(Sp::new(v, e.loc))

@@ -122,6 +122,7 @@ pub struct Secrets {
 pub struct ExternalSecrets {
     pub store_ref: Field<StoreRef>,
     pub key_prefix: Field<String>,
+    pub push_reader_tokens: Field<bool>,
 }
 
 #[derive(Clone, Debug, Default)]

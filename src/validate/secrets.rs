@@ -173,5 +173,6 @@ fn external_secrets(
         store_kind: kind.value.clone(),
         store_name: name.value.clone(),
         key_prefix,
+        push_reader_tokens: es.value.push_reader_tokens.value().is_none_or(|p| p.value),
     })
 }

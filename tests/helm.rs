@@ -678,3 +678,128 @@ fn every_rendered_values_file_renders_with_the_chart_of_its_release() {
     assert!(rendered >= 60, "only {rendered} values files rendered");
     eprintln!("{rendered} values files rendered with Istio's charts");
 }
+
+/// Issue-level check of the GitOps objects (DESIGN §8): every chart an Argo CD Application or
+/// a Flux HelmRelease installs, with the values and schema flag it carries, renders with
+/// Istio's chart of its release; istiod gets the cluster's CLUSTER_ID, network and meshID,
+/// and EXTERNAL_ISTIOD on a primary serving remotes.
+#[test]
+fn every_chart_the_gitops_objects_install_renders_with_istios_charts() {
+    let (Some(helm), Some(shared)) = (helm(), shared()) else {
+        return;
+    };
+    let tags: Vec<String> = std::fs::read_dir(shared.join("istio-reference/charts"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let trees = [
+        render_spec(&root().join("tests/cases/gitops-argocd-flux/spec.yaml")),
+        render_variant(PRIMARY_REMOTE, gitops_at("1.26", "1.26.2")),
+        render_variant(MULTI_PRIMARY, gitops_at("1.31", "1.31.0-rc.0")),
+        render_variant(PRIMARY_REMOTE, |s| {
+            gitops_at("1.30", "1.30.3")(s);
+            s["istio"]["revision"] = json!("canary");
+        }),
+    ];
+    let mut installs = 0;
+    for tree in &trees {
+        // (consumer, cluster, chart, release, version, values, skip schema)
+        let mut charts: Vec<(String, String, String, String, String, Value, bool)> = Vec::new();
+        for (path, bytes) in tree {
+            let text = String::from_utf8_lossy(bytes);
+            if path.starts_with("gitops/argocd/apps/") {
+                for app in yaml_docs(&text) {
+                    let src = &app["spec"]["source"];
+                    let Some(chart) = src["chart"].as_str() else {
+                        continue;
+                    };
+                    charts.push((
+                        "Argo CD".into(),
+                        app["spec"]["destination"]["name"].as_str().unwrap().into(),
+                        chart.into(),
+                        src["helm"]["releaseName"].as_str().unwrap().into(),
+                        src["targetRevision"].as_str().unwrap().into(),
+                        src["helm"]["valuesObject"].clone(),
+                        src["helm"]["skipSchemaValidation"] == true,
+                    ));
+                }
+            }
+            if path.ends_with("/istio/helmreleases.yaml") {
+                for r in yaml_docs(&text) {
+                    let spec = &r["spec"];
+                    let secret = spec["kubeConfig"]["secretRef"]["name"].as_str().unwrap();
+                    charts.push((
+                        "Flux".into(),
+                        secret.trim_end_matches("-kubeconfig").into(),
+                        spec["chart"]["spec"]["chart"].as_str().unwrap().into(),
+                        spec["releaseName"].as_str().unwrap().into(),
+                        spec["chart"]["spec"]["version"].as_str().unwrap().into(),
+                        spec["values"].clone(),
+                        spec["install"]["disableSchemaValidation"] == true,
+                    ));
+                }
+            }
+        }
+        assert!(charts.len() >= 12, "{} charts", charts.len());
+        for (consumer, cluster, chart, release, version, values, skip) in charts {
+            let id = format!("{consumer} {cluster} {chart} {version}");
+            let tag = if tags.contains(&version) {
+                version.clone()
+            } else {
+                tags.iter()
+                    .find(|t| minor_of(t) == minor_of(&version))
+                    .unwrap_or_else(|| panic!("{id}: no chart of its minor"))
+                    .clone()
+            };
+            let extra: &[&str] = if skip {
+                &["--skip-schema-validation"]
+            } else {
+                &[]
+            };
+            let docs = template(
+                &helm,
+                &release,
+                &chart_dir(&shared, &tag, &chart),
+                &serde_json::to_vec(&values).unwrap(),
+                extra,
+            )
+            .unwrap_or_else(|e| panic!("{id} with chart {tag}: {e}"));
+            installs += 1;
+            if chart != "istiod" {
+                continue;
+            }
+            let network = values["global"]["network"].as_str().unwrap().to_owned();
+            let all = serde_json::to_string(&docs).unwrap();
+            if find(&docs, "Deployment").is_empty() {
+                // a remote: the injection path names the cluster and its network
+                assert!(
+                    all.contains(&format!("/inject/cluster/{cluster}/net/{network}")),
+                    "{id}"
+                );
+                continue;
+            }
+            let env = istiod_env(&docs);
+            assert_eq!(env.get("CLUSTER_ID"), Some(&cluster), "{id}");
+            assert!(
+                all.contains(&format!(
+                    "meshId: {}",
+                    values["global"]["meshID"].as_str().unwrap()
+                )),
+                "{id}: meshID"
+            );
+            assert!(
+                all.contains(&format!("\\\"network\\\": \\\"{network}\\\"")),
+                "{id}: network"
+            );
+            let serves = tree
+                .keys()
+                .any(|k| k.starts_with(&format!("clusters/{cluster}/expose-istiod")));
+            assert_eq!(
+                env.get("EXTERNAL_ISTIOD").map(String::as_str) == Some("true"),
+                serves,
+                "{id}: EXTERNAL_ISTIOD exactly on a primary serving remotes"
+            );
+        }
+    }
+    assert!(installs >= 48, "only {installs} chart installs rendered");
+}

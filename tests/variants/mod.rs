@@ -27,7 +27,12 @@ pub fn spec_dir(name: &str) -> PathBuf {
 
 /// The data of `tests/reference-specs/<name>/spec.yaml`.
 pub fn base_spec(name: &str) -> Value {
-    let mut docs = yaml_file(&spec_dir(name).join("spec.yaml"));
+    spec_data(&spec_dir(name))
+}
+
+fn spec_data(dir: &Path) -> Value {
+    let name = dir.display();
+    let mut docs = yaml_file(&dir.join("spec.yaml"));
     assert_eq!(docs.len(), 1, "{name}: one spec document");
     docs.remove(0)
 }
@@ -41,8 +46,17 @@ fn absolute(base: &Path, p: &Value) -> Value {
 /// written (as JSON, a subset of YAML) to a temporary directory with every file path made
 /// absolute, so the variant uses the fixture `pki/` and `creds/` of `name`.
 pub fn render_variant(name: &str, edit: impl FnOnce(&mut Value)) -> Tree {
-    let base = spec_dir(name);
-    let mut spec = base_spec(name);
+    render_dir_variant(&spec_dir(name), edit)
+}
+
+/// Renders a variant of the golden case `tests/cases/<name>/` (its fixture `pki/`, `creds/`).
+pub fn render_case_variant(name: &str, edit: impl FnOnce(&mut Value)) -> Tree {
+    render_dir_variant(&root().join("tests/cases").join(name), edit)
+}
+
+fn render_dir_variant(base: &Path, edit: impl FnOnce(&mut Value)) -> Tree {
+    let base = base.to_path_buf();
+    let mut spec = spec_data(&base);
     let pki_dir = spec["pki"]["dir"].clone();
     spec["pki"]["dir"] = absolute(&base, &pki_dir);
     for c in spec["clusters"].as_array_mut().expect("clusters") {

@@ -85,7 +85,7 @@ codes! {
     E024,
     /// A secret is rendered but `secrets.mode` is not set.
     E025,
-    /// Plaintext mode needs a token for a remote secret, and none is given.
+    /// Plaintext mode needs the CA bundle (`caFile`) of a cluster a primary reads.
     E026,
     /// The settings section for the chosen secrets mode is missing.
     E027,
@@ -114,6 +114,9 @@ codes! {
     /// Warning: the Sail Operator release meshrender knows will not install this version
     /// (`eol`, or newer than its list).
     W003,
+    /// Warning: plaintext mode without a cluster's `tokenFile`: the remote secrets that let
+    /// primaries read it are pending (not rendered) until the token is given.
+    W004,
 }
 
 impl fmt::Display for Code {

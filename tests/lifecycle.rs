@@ -326,3 +326,45 @@ fn check_never_creates_keys() {
     assert!(!d.join("pki").exists());
     assert!(!d.join("out").exists());
 }
+
+/// Plaintext mode without one cluster's `tokenFile` (DESIGN §8 / issue 9): the rest renders,
+/// the remote secrets that need that token are pending (W004, listed in the README), `check`
+/// passes with the same warning, and giving the token later completes the mesh.
+#[test]
+fn a_missing_token_leaves_only_its_remote_secrets_pending() {
+    let (_t, d) = setup();
+    let spec = SPEC.replace(", tokenFile: c3.token}", "}");
+    std::fs::write(d.join("mesh.yaml"), &spec).unwrap();
+    let o = run(&d, &["render", "mesh.yaml", "-o", "out"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("warning[W004]"), "{}", stderr(&o));
+    let out = d.join("out");
+    // cluster2 serves cluster3, and cluster1 reads it too: both secrets for cluster3 pending
+    for primary in ["cluster1", "cluster2"] {
+        let p = out.join(format!("clusters/{primary}/remote-secret-cluster3.yaml"));
+        assert!(!p.exists(), "{} rendered without a token", p.display());
+    }
+    assert!(
+        out.join("clusters/cluster1/remote-secret-cluster2.yaml")
+            .exists()
+    );
+    assert!(out.join("clusters/cluster3/reader-token.yaml").exists());
+    let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
+    assert!(readme.contains("## Pending"), "{readme}");
+    assert!(
+        readme.contains("clusters/cluster2/remote-secret-cluster3.yaml"),
+        "{readme}"
+    );
+    let check = run(&d, &["check", "mesh.yaml", "-o", "out"]);
+    assert_eq!(code(&check), 0, "{}", stderr(&check));
+    assert!(stderr(&check).contains("pending"), "{}", stderr(&check));
+    // the token arrives: the mesh completes
+    std::fs::write(d.join("mesh.yaml"), SPEC).unwrap();
+    let o = run(&d, &["render", "mesh.yaml", "-o", "out"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        out.join("clusters/cluster2/remote-secret-cluster3.yaml")
+            .exists()
+    );
+    assert!(!stderr(&o).contains("W004"));
+}

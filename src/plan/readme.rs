@@ -90,6 +90,8 @@ struct Readme<'a> {
     charts_oci: bool,
     /// Reader tokens reach the store through PushSecrets.
     push_tokens: bool,
+    /// Plaintext remote secrets not rendered for want of a token (W004): `primary`, `peer`.
+    pending: Vec<(&'a str, &'a str)>,
     charts_version: &'a Option<String>,
     ambient: bool,
     sail: bool,
@@ -187,6 +189,7 @@ fn readme<'a>(x: &'a Ctx, files: &'a [PlannedFile]) -> Readme<'a> {
         ambient_beta: mesh.version.at_least(29),
         charts_repository: &mesh.charts.repository,
         charts_oci: mesh.charts.is_oci(),
+        pending: pending(x),
         push_tokens: matches!(
             mesh.secrets,
             SecretsMode::ExternalSecrets {
@@ -281,4 +284,24 @@ fn verification<'a>(x: &'a Ctx) -> Verification<'a> {
         clusters,
         versions,
     }
+}
+
+/// The remote secrets a plaintext mesh cannot render yet: the peer has no `tokenFile`.
+fn pending<'a>(x: &'a Ctx) -> Vec<(&'a str, &'a str)> {
+    if x.mesh.secrets != SecretsMode::Plaintext {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for f in &x.topo.clusters {
+        for peer in &f.reads {
+            let tokenless = x
+                .cluster(peer)
+                .and_then(|c| c.api_server.as_ref())
+                .is_some_and(|a| a.token.is_none());
+            if tokenless {
+                out.push((f.name.as_str(), peer.as_str()));
+            }
+        }
+    }
+    out
 }

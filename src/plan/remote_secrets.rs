@@ -73,12 +73,12 @@ pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) {
                 );
             }
             SecretsMode::Plaintext | SecretsMode::Unset => {
+                // Without the peer's token the remote secret is pending (W004): not rendered,
+                // listed in the generated README.
+                let Some(token) = api_server.token.as_ref().map(|t| t.0.as_str()) else {
+                    continue;
+                };
                 let ca = api_server.ca_pem.as_deref().unwrap_or_default();
-                let token = api_server
-                    .token
-                    .as_ref()
-                    .map(|t| t.0.as_str())
-                    .unwrap_or_default();
                 let kubeconfig = kubeconfig(
                     peer,
                     &api_server.server,

@@ -42,11 +42,17 @@ pub(super) fn check(
         let prefix = format!("clusters[{}].apiServer", c.index);
         let n = &c.name.value;
         if a.value.token_file.value().is_none() {
-            d.error_help(
-                Code::E026,
+            let readers: Vec<&str> = topo
+                .clusters
+                .iter()
+                .filter(|o| o.reads.contains(n))
+                .map(|o| o.name.as_str())
+                .collect();
+            d.warning_help(
+                Code::W004,
                 a.loc,
-                format!("cluster `{n}`: `secrets.mode: plaintext` puts its remote secret in the output, which needs `{prefix}.tokenFile`"),
-                format!("apply clusters/{n}/reader-token.yaml to `{n}`, then `kubectl --context {n} -n istio-system get secret istio-reader-service-account-istio-remote-secret-token -o jsonpath='{{.data.token}}' | base64 -d > creds/{n}.token` and set `tokenFile: creds/{n}.token`; or use `mode: external-secrets`"),
+                format!("cluster `{n}` has no `{prefix}.tokenFile`: the remote secret that lets {} read it is pending (not rendered); the rest of the mesh renders", readers.join(", ")),
+                format!("to finish: apply clusters/{n}/reader-token.yaml to `{n}`, then `kubectl --context {n} -n istio-system get secret istio-reader-service-account-istio-remote-secret-token -o jsonpath='{{.data.token}}' | base64 -d > creds/{n}.token` and set `tokenFile: creds/{n}.token`, then render again; or use `mode: external-secrets`"),
             );
         }
         if a.value.ca_file.value().is_none() {

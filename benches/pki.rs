@@ -295,4 +295,40 @@ fn main() {
     println!(
         "times include the root; openssl runs 3 processes per cluster (key, CSR, sign) as tools/certs does, meshrender issues in memory"
     );
+    parallel(runs, n);
+}
+
+/// `pki::ensure` (what `render` runs: every missing intermediate issued on all cores, then
+/// written) next to the one-core loop of `meshrender_issue`, in the same run.
+fn parallel(runs: usize, n: usize) {
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    println!();
+    println!(
+        "parallel issue: pki::ensure of a root + {n} intermediates into an empty pki.dir ({cores} cores) vs one core"
+    );
+    println!(
+        "{:<11} {:>14} {:>14} {:>8}",
+        "algorithm", "ensure med", "1 core med", "speedup"
+    );
+    let clusters: Vec<String> = (0..n).map(|i| format!("cluster{i}")).collect();
+    for name in ["ecdsa-p256", "rsa-2048", "rsa-4096"] {
+        let a = KeyAlgorithm::parse(name).expect("known algorithm");
+        let (one, _, _) = measure(runs, || meshrender_issue(&settings(a), n));
+        let (all, _, _) = measure(runs, || {
+            let tmp = tempfile::tempdir().unwrap();
+            let mut s = settings(a);
+            s.dir = tmp.path().join("pki");
+            meshrender::pki::ensure(&s, &clusters, meshrender::pki::Mode::Generate)
+                .expect("ensure")
+                .clusters
+                .len()
+        });
+        println!(
+            "{:<11} {:>14} {:>14} {:>7.2}x",
+            name,
+            fmt(all),
+            fmt(one),
+            one.as_secs_f64() / all.as_secs_f64()
+        );
+    }
 }

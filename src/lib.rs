@@ -109,7 +109,15 @@ pub fn render_owned(
     options: &Options,
 ) -> Result<(BTreeMap<String, output::RenderedFile>, pki::Material), Failure> {
     let topo = mesh.topology();
-    let material = pki::ensure(&mesh.pki, &ca_clusters(&topo), mode).map_err(Failure::Pki)?;
+    // Only plaintext `cacerts` embed the intermediates' keys; otherwise public certificates
+    // are enough to render and check (CI needs no secret, DESIGN §9.1).
+    let keys = if mesh.secrets == model::SecretsMode::Plaintext {
+        pki::Keys::Required
+    } else {
+        pki::Keys::Optional
+    };
+    let material =
+        pki::ensure_with(&mesh.pki, &ca_clusters(&topo), mode, keys).map_err(Failure::Pki)?;
     let addresses = federation::ensure(mesh, mode).map_err(Failure::Federation)?;
     let plan = plan::plan(mesh, &topo, &material, &addresses, options);
     let mut bytes = render::render(&plan).map_err(|e| Failure::Other(e.to_string()))?;

@@ -1,4 +1,5 @@
 //! Timing helpers shared by the benches (no benchmark framework: std only).
+#![allow(dead_code)]
 
 use std::time::{Duration, Instant};
 

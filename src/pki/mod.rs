@@ -39,7 +39,9 @@ pub enum Mode {
 #[derive(Clone, Debug)]
 pub struct ClusterCa {
     pub ca_cert: String,
-    pub ca_key: SecretString,
+    /// `None` only with [`Keys::Optional`]: the output embeds no private key, and the key
+    /// is not on this machine (CI checking with public certificates only).
+    pub ca_key: Option<SecretString>,
     pub root_cert: String,
     pub cert_chain: String,
 }
@@ -210,6 +212,28 @@ pub fn issue_intermediate(
     Ok((lf(cert.pem()), lf(key.serialize_pem())))
 }
 
+/// Issues the certificate of an intermediate whose key already exists: what an interrupted
+/// first issue leaves behind (the key is written before the certificate, so a crash between
+/// the two leaves a key without its certificate, never the reverse).
+fn issue_for_key(
+    s: &PkiSettings,
+    cluster: &str,
+    key_pem: &str,
+    root_cert: &str,
+    root_key: &str,
+) -> Result<String, PkiError> {
+    let root_key = load_key(root_key)
+        .map_err(|e| err(format!("{ROOT_KEY}: cannot load the root key: {e}")))?;
+    let issuer = Issuer::from_ca_cert_pem(root_cert, root_key)
+        .map_err(|e| err(format!("{ROOT_CERT}: cannot use the root certificate: {e}")))?;
+    let key = load_key(key_pem)
+        .map_err(|e| err(format!("{cluster}/{CA_KEY}: cannot load the key: {e}")))?;
+    let cert = ca_params(&s.intermediate, Some(cluster), &key)
+        .signed_by(&key, &issuer)
+        .map_err(|e| err(format!("cannot issue the intermediate of {cluster}: {e}")))?;
+    Ok(lf(cert.pem()))
+}
+
 fn lf(s: String) -> String {
     let mut s = s.replace("\r\n", "\n");
     if !s.ends_with('\n') {
@@ -271,9 +295,21 @@ pub fn load_roots(
     let root_key = read_opt(&dir.join(ROOT_KEY))?;
     let (cert, key) = match (root_cert, root_key) {
         (Some(c), k) => (c, k),
+        // The key is written before the certificate: a key alone is an interrupted first
+        // render, finished here by self-signing that key (never a new key).
+        (None, Some(k)) if mode == Mode::Generate => {
+            let key = load_key(&k).map_err(|e| err(format!("{}: {e}", disp(ROOT_KEY))))?;
+            let c = lf(ca_params(&s.root, None, &key)
+                .self_signed(&key)
+                .map_err(|e| err(format!("cannot issue the root certificate: {e}")))?
+                .pem());
+            write_file(&dir.join(ROOT_CERT), &c, 0o644)?;
+            created.push(ROOT_CERT.to_owned());
+            (c, Some(k))
+        }
         (None, Some(_)) => {
             return Err(err(format!(
-                "{}: missing, but {} exists; meshrender never replaces a root key: restore the certificate or remove both",
+                "{}: missing while {} exists (an interrupted first render); run `meshrender render` to issue the certificate for that key",
                 disp(ROOT_CERT),
                 disp(ROOT_KEY)
             )));
@@ -381,7 +417,27 @@ fn load_cluster(dir: &Path) -> Result<Loaded, PkiError> {
 /// Loads the CA material for `clusters` (the clusters that run an istiod). Everything that
 /// exists is verified first; only when all of it is sound is missing material generated
 /// ([`Mode::Generate`]) or reported ([`Mode::ReadOnly`]).
+/// Whether the intermediates' private keys must be present.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keys {
+    /// The output embeds them (plaintext `cacerts`), or something is issued with them.
+    Required,
+    /// The output holds only public material (external-secrets and the like): a cluster's
+    /// certificates alone are enough, as in CI, which should hold no secret (DESIGN §9.1).
+    Optional,
+}
+
 pub fn ensure(s: &PkiSettings, clusters: &[String], mode: Mode) -> Result<Material, PkiError> {
+    ensure_with(s, clusters, mode, Keys::Required)
+}
+
+/// [`ensure`], with the keys of existing intermediates optional when `keys` says so.
+pub fn ensure_with(
+    s: &PkiSettings,
+    clusters: &[String],
+    mode: Mode,
+    keys: Keys,
+) -> Result<Material, PkiError> {
     let mut created = Vec::new();
     let roots = load_roots(s, mode, &mut created)?;
     let trusted = roots.trusted();
@@ -389,16 +445,25 @@ pub fn ensure(s: &PkiSettings, clusters: &[String], mode: Mode) -> Result<Materi
     let mut loaded = BTreeMap::new();
     for name in clusters {
         let l = load_cluster(&s.dir.join(name))?;
-        problems.extend(check_cluster(s, name, &l, &roots, &trusted, mode));
+        problems.extend(check_cluster(s, name, &l, &roots, &trusted, mode, keys));
         loaded.insert(name.clone(), l);
     }
     if !problems.is_empty() {
         return Err(PkiError { messages: problems });
     }
-    // Everything present is sound: complete what is missing.
+    // Everything present is sound: issue the missing intermediates, on every core (RSA key
+    // generation dominates; each key is independent, and the output is deterministic apart
+    // from the keys themselves), then write and complete cluster by cluster, in order.
+    let missing: Vec<&str> = loaded
+        .iter()
+        .filter(|(_, l)| l.ca_cert.is_none() && l.ca_key.is_none())
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let mut issued = issue_intermediates(s, &missing, &roots)?;
     let mut out = BTreeMap::new();
     for (name, l) in loaded {
-        let ca = complete_cluster(s, &name, l, &roots, &mut created)?;
+        let fresh = issued.remove(&name);
+        let ca = complete_cluster(s, &name, l, fresh, &roots, &mut created)?;
         out.insert(name, ca);
     }
     created.sort();
@@ -417,11 +482,12 @@ fn check_cluster(
     roots: &Roots,
     trusted: &[Vec<u8>],
     mode: Mode,
+    keys: Keys,
 ) -> Vec<String> {
     let mut problems = Vec::new();
     let rel = |f: &str| display(s, &format!("{name}/{f}"));
     match (&l.ca_cert, &l.ca_key) {
-        (Some(c), Some(k)) => {
+        (Some(c), k) if k.is_some() || keys == Keys::Optional => {
             let root_cert = l.root_cert.clone().unwrap_or_else(|| roots.bundle());
             let chain = match &l.cert_chain {
                 Some(ch) => ch.clone(),
@@ -431,7 +497,7 @@ fn check_cluster(
                 &verify::ClusterFiles {
                     dir: display(s, name),
                     ca_cert: c,
-                    ca_key: k,
+                    ca_key: k.as_deref(),
                     root_cert: &root_cert,
                     cert_chain: &chain,
                 },
@@ -439,16 +505,25 @@ fn check_cluster(
                 now(),
             ));
         }
-        (Some(_), None) => problems.push(format!(
-            "{}: missing while {} exists; restore the key or remove both to issue a new intermediate",
+        (Some(_), _) => problems.push(format!(
+            "{}: missing while {} exists, and plaintext `cacerts` embed it; restore the key, or remove both to issue a new intermediate",
             rel(CA_KEY),
             rel(CA_CERT)
         )),
-        (None, Some(_)) => problems.push(format!(
-            "{}: missing while {} exists; restore the certificate or remove both to issue a new intermediate",
+        // A key without its certificate is what an interrupted issue leaves: `render`
+        // issues the certificate for that key (recovery); `check` reports it.
+        (None, Some(_)) if mode == Mode::ReadOnly => problems.push(format!(
+            "{}: missing while {} exists (an interrupted issue); run `meshrender render` to issue the certificate for that key",
             rel(CA_CERT),
             rel(CA_KEY)
         )),
+        (None, Some(_)) if roots.signing().is_none() => problems.push(format!(
+            "{}: missing while {} exists; issuing its certificate needs {}",
+            rel(CA_CERT),
+            rel(CA_KEY),
+            display(s, ROOT_KEY)
+        )),
+        (None, Some(_)) => {}
         (None, None) => {
             if mode == Mode::ReadOnly {
                 problems.push(format!(
@@ -480,25 +555,74 @@ fn check_cluster(
     problems
 }
 
-/// One cluster's material, issuing and writing what is missing.
+/// Issues the intermediates of `names` in parallel (one thread per core, each taking every
+/// n-th name). Returns name → (cert PEM, key PEM).
+fn issue_intermediates(
+    s: &PkiSettings,
+    names: &[&str],
+    roots: &Roots,
+) -> Result<BTreeMap<String, (String, String)>, PkiError> {
+    if names.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let (rc, rk) = roots.signing().expect("checked by check_cluster");
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(names.len());
+    type Issued = Vec<(String, (String, String))>;
+    let results: Vec<Result<Issued, PkiError>> = std::thread::scope(|scope| {
+        let jobs: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    names
+                        .iter()
+                        .skip(t)
+                        .step_by(threads)
+                        .map(|n| Ok(((*n).to_owned(), issue_intermediate(s, n, rc, rk)?)))
+                        .collect()
+                })
+            })
+            .collect();
+        jobs.into_iter()
+            .map(|j| {
+                j.join()
+                    .unwrap_or_else(|_| Err(err("key generation thread panicked")))
+            })
+            .collect()
+    });
+    let mut out = BTreeMap::new();
+    for r in results {
+        out.extend(r?);
+    }
+    Ok(out)
+}
+
+/// One cluster's material, writing what is missing (`fresh`: its newly issued intermediate).
 fn complete_cluster(
     s: &PkiSettings,
     name: &str,
     l: Loaded,
+    fresh: Option<(String, String)>,
     roots: &Roots,
     created: &mut Vec<String>,
 ) -> Result<ClusterCa, PkiError> {
     let cdir = s.dir.join(name);
     let (ca_cert, ca_key) = match (l.ca_cert, l.ca_key) {
-        (Some(c), Some(k)) => (c, k),
-        _ => {
+        (Some(c), k) => (c, k),
+        (None, Some(k)) => {
             let (rc, rk) = roots.signing().expect("checked above");
-            let (c, k) = issue_intermediate(s, name, rc, rk)?;
+            let c = issue_for_key(s, name, &k, rc, rk)?;
+            write_file(&cdir.join(CA_CERT), &c, 0o644)?;
+            created.push(format!("{name}/{CA_CERT}"));
+            (c, Some(k))
+        }
+        (None, None) => {
+            let (c, k) = fresh.expect("issued for every cluster without an intermediate");
             write_file(&cdir.join(CA_KEY), &k, 0o600)?;
             write_file(&cdir.join(CA_CERT), &c, 0o644)?;
             created.push(format!("{name}/{CA_CERT}"));
             created.push(format!("{name}/{CA_KEY}"));
-            (c, k)
+            (c, Some(k))
         }
     };
     let root_cert = match l.root_cert {
@@ -521,7 +645,7 @@ fn complete_cluster(
     };
     Ok(ClusterCa {
         ca_cert,
-        ca_key: SecretString(ca_key),
+        ca_key: ca_key.map(SecretString),
         root_cert,
         cert_chain,
     })

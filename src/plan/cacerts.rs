@@ -87,7 +87,14 @@ pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) {
             Plain {
                 files: kv(&[
                     (CA_CERT, ca.ca_cert.clone()),
-                    (CA_KEY, ca.ca_key.0.clone()),
+                    (
+                        CA_KEY,
+                        ca.ca_key
+                            .as_ref()
+                            .expect("plaintext mode requires the keys (pki::Keys::Required)")
+                            .0
+                            .clone(),
+                    ),
                     (CERT_CHAIN, ca.cert_chain.clone()),
                     (ROOT_CERT, ca.root_cert.clone()),
                 ]),

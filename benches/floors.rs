@@ -1,0 +1,297 @@
+//! meshrender next to the floors of its work, measured in the same run (interleaved), so a
+//! busy or slow disk moves both:
+//!
+//! * fresh `meshrender render` (PKI present) vs the **write floor**: a plain program writing
+//!   the same tree (each file to a temp name, one `sync -f` of the file system, renames,
+//!   another `sync -f`, the same durability meshrender promises);
+//! * `meshrender check` of the unchanged tree vs the **read floor**: reading every file of
+//!   the tree and hashing it with SHA-256;
+//! * peak RSS of each meshrender run (`/usr/bin/time -f %M` where present);
+//! * `meshrender validate` of 10,000 clusters (10 primaries).
+//!
+//! Topologies (N clusters): `flat` N primaries on one network; `pairs` N/2 primaries each
+//! serving one remote, on N/10 networks; `hub` 10 primaries serving the other N−10 as remotes.
+//! N = 10, 100, 1000 (`flat` and `pairs` up to 300: N primaries read each other, N² files).
+//!
+//!     cargo bench --bench floors
+//!     MESHRENDER_BENCH_RUNS=5 MESHRENDER_BENCH_SIZES=10,100 cargo bench --bench floors
+//!
+//! Without `--bench` (as `cargo test --benches` runs it) it does one quick round on 10
+//! clusters as a smoke test.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+const BIN: &str = env!("CARGO_BIN_EXE_meshrender");
+
+#[derive(Clone, Copy)]
+enum Topology {
+    Flat,
+    Pairs,
+    Hub,
+}
+
+impl Topology {
+    fn name(self) -> &'static str {
+        match self {
+            Topology::Flat => "flat",
+            Topology::Pairs => "pairs",
+            Topology::Hub => "hub",
+        }
+    }
+
+    fn max(self) -> usize {
+        match self {
+            Topology::Hub => 1000,
+            _ => 300,
+        }
+    }
+}
+
+fn spec(t: Topology, n: usize) -> String {
+    let mut s = String::from(
+        "apiVersion: meshrender/v1alpha1\nkind: Mesh\nmeshID: bench\nistio: {version: \"1.28\"}\n\
+         secrets:\n  mode: external-secrets\n  externalSecrets:\n    storeRef: {kind: ClusterSecretStore, name: mesh-secrets}\n\
+         clusters:\n",
+    );
+    let networks = (n / 10).max(1);
+    for i in 0..n {
+        let ip = format!("10.{}.{}.{}", i / 65536, (i / 256) % 256, i % 256);
+        let (network, primary) = match t {
+            Topology::Flat => (0, None),
+            Topology::Pairs => ((i / 2) % networks, (i % 2 == 1).then(|| i - 1)),
+            Topology::Hub => {
+                let p = i % 10;
+                (p, (i >= 10).then_some(p))
+            }
+        };
+        s.push_str(&format!(
+            "  - name: c{i:05}\n    network: net{network:03}\n"
+        ));
+        if let Some(p) = primary {
+            s.push_str(&format!("    role: remote\n    controlPlane: c{p:05}\n"));
+        }
+        s.push_str(&format!(
+            "    eastWestGateway: {{address: {ip}}}\n    apiServer: {{server: \"https://{ip}:6443\"}}\n"
+        ));
+    }
+    s
+}
+
+/// Runs meshrender with `args` in `dir`; returns wall time and peak RSS (KiB) if measurable.
+fn meshrender(dir: &Path, args: &[&str]) -> (Duration, Option<u64>) {
+    let time = Path::new("/usr/bin/time");
+    let rss_file = dir.join("rss.txt");
+    let mut cmd = if time.exists() {
+        let mut c = Command::new(time);
+        c.arg("-f").arg("%M").arg("-o").arg(&rss_file).arg(BIN);
+        c
+    } else {
+        Command::new(BIN)
+    };
+    let start = Instant::now();
+    let out = cmd
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run meshrender");
+    let wall = start.elapsed();
+    assert!(
+        out.status.success(),
+        "meshrender {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rss = std::fs::read_to_string(&rss_file)
+        .ok()
+        .and_then(|s| s.trim().lines().last()?.parse().ok());
+    (wall, rss)
+}
+
+/// Every file under `dir` (relative path, bytes).
+fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let rel = e.path().strip_prefix(dir).unwrap().to_path_buf();
+            (rel, std::fs::read(e.path()).unwrap())
+        })
+        .collect()
+}
+
+fn sync_fs(dir: &Path) {
+    let ok = Command::new("sync")
+        .arg("-f")
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "sync -f {}", dir.display());
+}
+
+/// The write floor: the same tree, temp files, one flush, renames, one flush.
+fn write_floor(files: &[(PathBuf, Vec<u8>)], out: &Path) -> Duration {
+    let start = Instant::now();
+    let mut temps = Vec::with_capacity(files.len());
+    let mut made = std::collections::BTreeSet::new();
+    for (rel, bytes) in files {
+        let p = out.join(rel);
+        let dir = p.parent().unwrap().to_path_buf();
+        if made.insert(dir.clone()) {
+            std::fs::create_dir_all(&dir).unwrap();
+        }
+        let tmp = dir.join(format!(".{}.tmp", p.file_name().unwrap().to_string_lossy()));
+        std::fs::File::create(&tmp)
+            .unwrap()
+            .write_all(bytes)
+            .unwrap();
+        temps.push((tmp, p));
+    }
+    sync_fs(out);
+    for (tmp, p) in &temps {
+        std::fs::rename(tmp, p).unwrap();
+    }
+    sync_fs(out);
+    start.elapsed()
+}
+
+/// The read floor: read and SHA-256 every file of `dir`.
+fn read_floor(dir: &Path) -> Duration {
+    let start = Instant::now();
+    let mut n = 0usize;
+    for e in walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+    {
+        if e.file_type().is_file() {
+            let bytes = std::fs::read(e.path()).unwrap();
+            n += Sha256::digest(&bytes)[0] as usize;
+        }
+    }
+    std::hint::black_box(n);
+    start.elapsed()
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    common::fmt(d)
+}
+
+fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let runs: usize = if bench {
+        std::env::var("MESHRENDER_BENCH_RUNS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|r| *r > 0)
+            .unwrap_or(3)
+    } else {
+        1
+    };
+    let sizes: Vec<usize> = if bench {
+        std::env::var("MESHRENDER_BENCH_SIZES")
+            .ok()
+            .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+            .unwrap_or_else(|| vec![10, 100, 1000])
+    } else {
+        vec![10]
+    };
+    println!(
+        "floors: {runs} interleaved run(s) per figure, medians{}",
+        if bench {
+            ""
+        } else {
+            " (smoke run: pass --bench)"
+        }
+    );
+    println!(
+        "{:<6} {:>5} {:>7}  {:>10} {:>10} {:>6}  {:>10} {:>10} {:>6}  {:>9} {:>9}",
+        "topo",
+        "N",
+        "files",
+        "render",
+        "w-floor",
+        "ratio",
+        "check",
+        "r-floor",
+        "ratio",
+        "rss rend",
+        "rss chk"
+    );
+    for t in [Topology::Flat, Topology::Pairs, Topology::Hub] {
+        for &n in sizes.iter().filter(|&&n| n <= t.max()) {
+            let tmp = tempfile::tempdir().unwrap();
+            let d = tmp.path();
+            std::fs::write(d.join("mesh.yaml"), spec(t, n)).unwrap();
+            // the PKI is generated once; every measured render finds it present
+            meshrender(d, &["render", "mesh.yaml", "-o", "seed"]);
+            let files = tree(&d.join("seed"));
+            let (mut render, mut wfloor, mut check, mut rfloor) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let (mut rss_render, mut rss_check) = (0, 0);
+            for r in 0..runs {
+                let floor_dir = d.join(format!("floor{r}"));
+                wfloor.push(write_floor(&files, &floor_dir));
+                let out = format!("out{r}");
+                let (wall, rss) = meshrender(d, &["render", "mesh.yaml", "-o", &out]);
+                render.push(wall);
+                rss_render = rss_render.max(rss.unwrap_or(0));
+                rfloor.push(read_floor(&d.join(&out)));
+                let (wall, rss) = meshrender(d, &["check", "mesh.yaml", "-o", &out]);
+                check.push(wall);
+                rss_check = rss_check.max(rss.unwrap_or(0));
+                std::fs::remove_dir_all(&floor_dir).ok();
+                std::fs::remove_dir_all(d.join(&out)).ok();
+            }
+            let (render, wfloor, check, rfloor) = (
+                median(render),
+                median(wfloor),
+                median(check),
+                median(rfloor),
+            );
+            println!(
+                "{:<6} {:>5} {:>7}  {:>10} {:>10} {:>5.2}x  {:>10} {:>10} {:>5.2}x  {:>7}MB {:>7}MB",
+                t.name(),
+                n,
+                files.len(),
+                ms(render),
+                ms(wfloor),
+                render.as_secs_f64() / wfloor.as_secs_f64(),
+                ms(check),
+                ms(rfloor),
+                check.as_secs_f64() / rfloor.as_secs_f64(),
+                rss_render / 1024,
+                rss_check / 1024,
+            );
+        }
+    }
+    // validation of a large mesh: 10,000 clusters, 10 primaries
+    let n = if bench { 10_000 } else { 100 };
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("mesh.yaml"), spec(Topology::Hub, n)).unwrap();
+    let mut walls = Vec::new();
+    let mut rss = 0;
+    for _ in 0..runs {
+        let (w, r) = meshrender(tmp.path(), &["validate", "mesh.yaml"]);
+        walls.push(w);
+        rss = rss.max(r.unwrap_or(0));
+    }
+    println!(
+        "validate {n} clusters (hub): {} (peak RSS {} MB)",
+        ms(median(walls)),
+        rss / 1024
+    );
+    println!(
+        "targets (2 cores): render <= 2x w-floor; check <= 3x r-floor; hub 1000: render < 3 s, check < 1 s, RSS < 150 MB; validate 10,000 < 2 s, < 200 MB"
+    );
+}

@@ -133,6 +133,9 @@ pub fn render_owned(
                 output::RenderedFile {
                     bytes: b,
                     cluster: f.cluster,
+                    // the plaintext templates: cacerts with the intermediate's key, remote
+                    // secrets with a bearer token
+                    secret: matches!(f.template, "cacerts.yaml.j2" | "remote-secret.yaml.j2"),
                 },
             )
         })

@@ -22,6 +22,8 @@ pub use crate::digest::sha256_hex;
 pub struct RenderedFile {
     pub bytes: Vec<u8>,
     pub cluster: Option<String>,
+    /// Holds a private key or a token (plaintext mode): written with mode 0600.
+    pub secret: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,16 +148,69 @@ fn io(path: &Path, e: std::io::Error) -> OutputError {
 
 pub fn read_manifest(out: &Path) -> Result<Option<Manifest>, OutputError> {
     let path = out.join(MANIFEST);
-    match std::fs::read(&path) {
-        Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| {
+    let m: Manifest = match std::fs::read(&path) {
+        Ok(b) => serde_json::from_slice(&b).map_err(|e| {
             OutputError::BadManifest(format!(
                 "{}: not a meshrender ownership manifest ({e}); restore it from version control, or remove it and render with --force",
                 path.display()
             ))
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io(&path, e)),
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(&path, e)),
+    };
+    // The manifest lives in a repository others can edit: a path in it must name a file
+    // inside the output directory, or `render` would delete (and `diff` print) it elsewhere.
+    if let Some(bad) = m.files.iter().find(|f| !is_confined(&f.path)) {
+        return Err(OutputError::BadManifest(format!(
+            "{}: lists `{}`, which is not a relative path inside the output directory; meshrender never reads, writes or deletes outside it (restore the manifest from version control)",
+            path.display(),
+            bad.path.escape_debug()
+        )));
     }
+    Ok(Some(m))
+}
+
+/// A manifest or rendered path that stays inside the output directory: relative, `/`
+/// separated, no empty, `.` or `..` component, no backslash or NUL.
+pub fn is_confined(rel: &str) -> bool {
+    !rel.is_empty()
+        && !rel.starts_with('/')
+        && !rel.contains(['\\', '\0'])
+        && rel
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
+/// Refuses a path of the output directory whose parent directories (or the file itself) is
+/// a symbolic link: meshrender never writes or deletes through one. `checked` caches the
+/// directories already known to be real.
+fn no_links(out: &Path, rel: &str, checked: &mut BTreeSet<String>) -> Result<(), OutputError> {
+    let mut prefix = String::new();
+    for (i, part) in rel.split('/').enumerate() {
+        if i > 0 {
+            prefix.push('/');
+        }
+        prefix.push_str(part);
+        if checked.contains(&prefix) {
+            continue;
+        }
+        let p = out.join(&prefix);
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(OutputError::Io(format!(
+                    "{}: is a symbolic link; meshrender does not write, read or delete through links in the output directory (replace it with a real directory or file)",
+                    p.display()
+                )));
+            }
+            Ok(m) if m.is_dir() => {
+                checked.insert(prefix.clone());
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io(&p, e)),
+        }
+    }
+    Ok(())
 }
 
 fn read_opt(path: &Path) -> Result<Option<Vec<u8>>, OutputError> {
@@ -201,10 +256,13 @@ pub fn analyze(
 
     let mut entries = Vec::new();
     let mut new_files: BTreeMap<String, OwnedFile> = BTreeMap::new();
+    // The output directory itself may be a link (the user's choice); nothing below it.
+    let mut real_dirs = BTreeSet::new();
     for (path, f) in rendered {
         if !in_scope(&f.cluster) {
             continue;
         }
+        no_links(out, path, &mut real_dirs)?;
         let disk = read_opt(&out.join(path))?;
         let status = match (&disk, owned.get(path.as_str())) {
             (None, _) => Status::Added,
@@ -237,6 +295,7 @@ pub fn analyze(
             new_files.entry(o.path.clone()).or_insert_with(|| o.clone());
             continue;
         }
+        no_links(out, &o.path, &mut real_dirs)?;
         match read_opt(&out.join(&o.path))? {
             None => {} // already gone (e.g. an interrupted prune): just forget it
             Some(d) => entries.push(Entry {
@@ -293,13 +352,21 @@ pub fn apply(
             remove_empty_parents(out, &p);
             report.deleted.push(e.path.clone());
         } else if e.status == Status::Unchanged {
+            // A secret file from before 0600 was enforced: tighten it without rewriting.
+            #[cfg(unix)]
+            if rendered[&e.path].secret {
+                use std::os::unix::fs::PermissionsExt;
+                let p = out.join(&e.path);
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|err| io(&p, err))?;
+            }
             report.unchanged.push(e.path.clone());
         } else {
             let f = &rendered[&e.path];
             batch.push(BatchFile {
                 path: out.join(&e.path),
                 bytes: &f.bytes,
-                mode: 0o644,
+                mode: if f.secret { 0o600 } else { 0o644 },
             });
             report.written.push(e.path.clone());
         }

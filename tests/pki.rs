@@ -427,9 +427,11 @@ fn check_generated(alg: &str) -> Vec<(String, Vec<u8>)> {
     );
     let started = now();
     let o = render(&d);
-    let mut expected: BTreeSet<String> = ["pki/root-cert.pem", "pki/root-key.pem"]
-        .map(str::to_owned)
-        .into();
+    // a new pki.dir gets a .gitignore for the keys (DESIGN §9.1)
+    let mut expected: BTreeSet<String> =
+        ["pki/.gitignore", "pki/root-cert.pem", "pki/root-key.pem"]
+            .map(str::to_owned)
+            .into();
     for c in CLUSTERS {
         for f in [
             "ca-cert.pem",
@@ -442,6 +444,14 @@ fn check_generated(alg: &str) -> Vec<(String, Vec<u8>)> {
     }
     assert_eq!(created(&o), expected, "{alg}: files created");
     let pki = d.join("pki");
+    assert_eq!(
+        std::fs::read_to_string(pki.join(".gitignore"))
+            .unwrap()
+            .lines()
+            .last(),
+        Some("*-key.pem"),
+        "{alg}"
+    );
     let mut serials = Vec::new();
 
     // Every PEM file: LF only, newline-terminated; keys PKCS#8, 0600.

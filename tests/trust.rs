@@ -128,3 +128,156 @@ fn a_key_without_its_certificate_is_recovered_by_render() {
     assert_eq!(std::fs::read(d.join("pki/root-key.pem")).unwrap(), root_key);
     assert!(d.join("pki/root-cert.pem").exists());
 }
+
+/// DESIGN §9.4: `.meshrender/owned.json` is in a repository others can edit; a path in it
+/// that leaves the output directory makes every command refuse, and nothing outside is
+/// touched.
+#[test]
+fn manifest_paths_outside_the_output_are_refused() {
+    let (_t, d) = setup(SPEC);
+    assert_eq!(code(&run(&d, &["render", "mesh.yaml", "-o", "out"])), 0);
+    std::fs::write(d.join("victim.txt"), "keep me").unwrap();
+    let manifest = d.join("out/.meshrender/owned.json");
+    let original = std::fs::read_to_string(&manifest).unwrap();
+    for bad in [
+        "../victim.txt",
+        "/etc/hostname",
+        "clusters/../../victim.txt",
+        "",
+    ] {
+        let mut m: serde_json::Value = serde_json::from_str(&original).unwrap();
+        m["files"].as_array_mut().unwrap().push(serde_json::json!({
+            "path": bad, "sha256": "00", "cluster": null
+        }));
+        std::fs::write(&manifest, serde_json::to_string(&m).unwrap()).unwrap();
+        for cmd in ["render", "check", "diff"] {
+            let o = run(&d, &[cmd, "mesh.yaml", "-o", "out"]);
+            assert_eq!(code(&o), 2, "{cmd} with {bad:?}: {}", stderr(&o));
+            assert!(
+                stderr(&o).contains("not a relative path inside"),
+                "{}",
+                stderr(&o)
+            );
+        }
+        assert_eq!(
+            std::fs::read_to_string(d.join("victim.txt")).unwrap(),
+            "keep me"
+        );
+    }
+}
+
+/// A directory symlink inside the output is never followed: not written through, not pruned
+/// through.
+#[cfg(unix)]
+#[test]
+fn symlinks_inside_the_output_are_not_followed() {
+    let (_t, d) = setup(SPEC);
+    assert_eq!(code(&run(&d, &["render", "mesh.yaml", "-o", "out"])), 0);
+    let elsewhere = d.join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("namespace.yaml"), "precious").unwrap();
+    let c2 = d.join("out/clusters/cluster2");
+    std::fs::remove_dir_all(&c2).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &c2).unwrap();
+    let o = run(&d, &["render", "mesh.yaml", "-o", "out"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("symbolic link"), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(elsewhere.join("namespace.yaml")).unwrap(),
+        "precious"
+    );
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 1);
+}
+
+/// `pki.dir` inside the output directory is an error, even with `--force`.
+#[test]
+fn pki_dir_inside_the_output_is_refused() {
+    let spec = SPEC.replace(
+        "istio: {version: \"1.28\"}",
+        "istio: {version: \"1.28\"}\npki: {dir: out/pki}",
+    );
+    let (_t, d) = setup(&spec);
+    for args in [
+        &["render", "mesh.yaml", "-o", "out"][..],
+        &["render", "mesh.yaml", "-o", "out", "--force"][..],
+        &["render", "mesh.yaml", "-o", "./out/../out"][..],
+    ] {
+        let o = run(&d, args);
+        assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("inside the output directory"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    assert!(!d.join("out").exists(), "nothing written");
+}
+
+/// Two first renders at once: the lock serializes them, so both end with one root and the
+/// same tree (before the lock, 20 of 20 trials left pki.dir inconsistent).
+#[test]
+fn concurrent_first_renders_share_one_root() {
+    for _ in 0..5 {
+        let (_t, d) = setup(SPEC);
+        let spawn = |out: &str| {
+            std::process::Command::new(BIN)
+                .args(["render", "mesh.yaml", "-o", out])
+                .current_dir(&d)
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (spawn("out-a"), spawn("out-b"));
+        for child in [a, b] {
+            let o = child.wait_with_output().unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        }
+        let ca =
+            |out: &str| std::fs::read(d.join(out).join("clusters/cluster1/cacerts.yaml")).unwrap();
+        assert_eq!(
+            ca("out-a"),
+            ca("out-b"),
+            "both renders used the same CA material"
+        );
+        let check = run(&d, &["check", "mesh.yaml", "-o", "out-a"]);
+        assert_eq!(code(&check), 0, "{}", stderr(&check));
+    }
+}
+
+/// Plaintext files that hold a private key or a token are 0600 whatever the umask; the rest
+/// 0644.
+#[cfg(unix)]
+#[test]
+fn plaintext_secrets_are_written_0600() {
+    use std::os::unix::fs::PermissionsExt;
+    let spec = SPEC
+        .replace(
+            "  mode: external-secrets\n  externalSecrets:\n    storeRef: {kind: ClusterSecretStore, name: mesh-secrets}\n",
+            "  mode: plaintext\n",
+        )
+        .replace("apiServer: {server: \"https://203.0.113.1:6443\"}", "apiServer: {server: \"https://203.0.113.1:6443\", caFile: ca.pem, tokenFile: t}")
+        .replace("apiServer: {server: \"https://203.0.113.2:6443\"}", "apiServer: {server: \"https://203.0.113.2:6443\", caFile: ca.pem, tokenFile: t}");
+    let (_t, d) = setup(&spec);
+    std::fs::copy(
+        root().join("tests/cases/revisioned/creds/cluster2-ca.pem"),
+        d.join("ca.pem"),
+    )
+    .unwrap();
+    std::fs::write(d.join("t"), "token\n").unwrap();
+    assert_eq!(code(&run(&d, &["render", "mesh.yaml", "-o", "out"])), 0);
+    let mode = |rel: &str| {
+        std::fs::metadata(d.join("out").join(rel))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("clusters/cluster1/cacerts.yaml"), 0o600);
+    assert_eq!(mode("clusters/cluster1/remote-secret-cluster2.yaml"), 0o600);
+    assert_eq!(mode("clusters/cluster1/namespace.yaml"), 0o644);
+    // an existing secret file that is broader is tightened on the next render
+    let p = d.join("out/clusters/cluster2/cacerts.yaml");
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_eq!(code(&run(&d, &["render", "mesh.yaml", "-o", "out"])), 0);
+    assert_eq!(mode("clusters/cluster2/cacerts.yaml"), 0o600);
+}

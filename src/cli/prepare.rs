@@ -12,6 +12,84 @@ pub(super) struct Prepared {
     pub mesh: model::Mesh,
     pub files: BTreeMap<String, RenderedFile>,
     pub analysis: Analysis,
+    /// Held until the command ends: `pki.dir` and the output directory are ours alone.
+    _locks: Vec<std::fs::File>,
+}
+
+/// The nearest existing directory at or above `p` (what to lock before `p` exists).
+fn existing_dir(p: &Path) -> std::path::PathBuf {
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut d = abs.as_path();
+    loop {
+        if d.is_dir() {
+            return d.to_path_buf();
+        }
+        match d.parent() {
+            Some(parent) => d = parent,
+            None => return abs,
+        }
+    }
+}
+
+/// Locks directory `dir` (the nearest existing ancestor of it): exclusively for a command
+/// that writes, shared for one that only reads. A second meshrender on the same directory waits,
+/// saying so; two first renders can no longer both generate a root.
+fn lock(dir: &Path, exclusive: bool) -> Result<std::fs::File> {
+    let target = existing_dir(dir);
+    let f = std::fs::File::open(&target)
+        .map_err(|e| Error::Message(format!("{}: cannot open to lock: {e}", target.display())))?;
+    let tried = if exclusive {
+        f.try_lock()
+    } else {
+        f.try_lock_shared()
+    };
+    match tried {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            eprintln!(
+                "waiting: another meshrender is using {} (it holds the lock)",
+                target.display()
+            );
+            let r = if exclusive { f.lock() } else { f.lock_shared() };
+            r.map_err(|e| Error::Message(format!("{}: cannot lock: {e}", target.display())))?;
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(Error::Message(format!(
+                "{}: cannot lock: {e}",
+                target.display()
+            )));
+        }
+    }
+    Ok(f)
+}
+
+/// `pki.dir` inside the output directory would put the CA keys into the GitOps tree.
+fn pki_outside_output(mesh: &model::Mesh, out: &Path) -> Result<()> {
+    let lexical = |p: &Path| -> std::path::PathBuf {
+        let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let mut v = std::path::PathBuf::new();
+        for c in abs.components() {
+            match c {
+                std::path::Component::ParentDir => {
+                    v.pop();
+                }
+                std::path::Component::CurDir => {}
+                c => v.push(c),
+            }
+        }
+        // resolve links where the path exists, so a link cannot hide the nesting
+        std::fs::canonicalize(&v).unwrap_or(v)
+    };
+    let (pki, out_abs) = (lexical(&mesh.pki.dir), lexical(out));
+    if pki.starts_with(&out_abs) {
+        return Err(Error::Message(format!(
+            "pki.dir {} is inside the output directory {}: the CA keys would land in the GitOps tree; put pki.dir beside the spec, outside {}",
+            mesh.pki.dir.display(),
+            display(out),
+            display(out)
+        )));
+    }
+    Ok(())
 }
 
 pub(super) fn prepare(
@@ -22,6 +100,23 @@ pub(super) fn prepare(
 ) -> Result<Prepared> {
     let (mesh, warnings) = load_mesh(spec, &display(spec))?;
     warn(&warnings);
+    pki_outside_output(&mesh, out)?;
+    // pki.dir first, then the output directory: one order, so two commands never deadlock.
+    // Both targets are chosen before either is locked (one directory is locked once: a
+    // second lock of it from this process would wait for itself).
+    let exclusive = mode == pki::Mode::Generate;
+    // The parents are locked, not the directories themselves, so the lock is the same file
+    // whether or not pki.dir or the output exist yet (a render creating them and one
+    // starting a moment later must meet on one lock).
+    let parent = |p: &Path| {
+        let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        existing_dir(abs.parent().unwrap_or(&abs))
+    };
+    let (pki_target, out_target) = (parent(&mesh.pki.dir), parent(out));
+    let mut locks = vec![lock(&pki_target, exclusive)?];
+    if out_target != pki_target {
+        locks.push(lock(&out_target, exclusive)?);
+    }
     if let Some(scope) = scope {
         let unknown: Vec<&str> = scope
             .iter()
@@ -59,6 +154,7 @@ pub(super) fn prepare(
         mesh,
         files,
         analysis,
+        _locks: locks,
     })
 }
 

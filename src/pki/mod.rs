@@ -283,6 +283,10 @@ impl Roots {
     }
 }
 
+/// What meshrender writes into a `pki.dir` it creates (DESIGN §9.1).
+const GITIGNORE: &str =
+    "# Written by meshrender: private keys never go into version control.\n*-key.pem\n";
+
 /// Loads and verifies the mesh root(s), generating the root when `pki.dir` has none.
 pub fn load_roots(
     s: &PkiSettings,
@@ -322,6 +326,11 @@ pub fn load_roots(
                 )));
             }
             let (c, k) = issue_root(s)?;
+            if !dir.exists() {
+                // A new pki.dir: keep its keys out of any repository it may sit in.
+                write_file(&dir.join(".gitignore"), GITIGNORE, 0o644)?;
+                created.push(".gitignore".to_owned());
+            }
             write_file(&dir.join(ROOT_KEY), &k, 0o600)?;
             write_file(&dir.join(ROOT_CERT), &c, 0o644)?;
             created.push(ROOT_CERT.to_owned());

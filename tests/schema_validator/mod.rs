@@ -230,10 +230,10 @@ fn check_metadata(md: &Value, errs: &mut Vec<String>) {
         Some(n) => errs.push(format!("metadata.name: {n:?} is not a DNS-1123 subdomain")),
         None => errs.push("metadata.name: missing or not a string".to_owned()),
     }
-    if let Some(ns) = md.get("namespace") {
-        if !ns.as_str().is_some_and(is_dns1123_label) {
-            errs.push(format!("metadata.namespace: {ns} is not a DNS-1123 label"));
-        }
+    if let Some(ns) = md.get("namespace")
+        && !ns.as_str().is_some_and(is_dns1123_label)
+    {
+        errs.push(format!("metadata.namespace: {ns} is not a DNS-1123 label"));
     }
     for k in ["labels", "annotations"] {
         let Some(m) = md.get(k) else { continue };
@@ -347,14 +347,14 @@ fn check(schema: &Value, value: &Value, path: &str, errs: &mut Vec<String>, stru
             return;
         }
     }
-    if let Some(e) = s.get("enum").and_then(Value::as_array) {
-        if !e.contains(value) {
-            let allowed: Vec<String> = e.iter().map(Value::to_string).collect();
-            errs.push(format!(
-                "{at}: {value} is not one of [{}]",
-                allowed.join(", ")
-            ));
-        }
+    if let Some(e) = s.get("enum").and_then(Value::as_array)
+        && !e.contains(value)
+    {
+        let allowed: Vec<String> = e.iter().map(Value::to_string).collect();
+        errs.push(format!(
+            "{at}: {value} is not one of [{}]",
+            allowed.join(", ")
+        ));
     }
     match value {
         Value::Number(n) => check_number(s, n.as_f64().unwrap_or(f64::NAN), at, errs),
@@ -371,13 +371,13 @@ fn check(schema: &Value, value: &Value, path: &str, errs: &mut Vec<String>, stru
             }
         }
     }
-    if let Some(any) = s.get("anyOf").and_then(Value::as_array) {
-        if !any.iter().any(|sub| satisfies(sub, value)) {
-            errs.push(format!(
-                "{at}: satisfies none of anyOf {}",
-                Value::Array(any.clone())
-            ));
-        }
+    if let Some(any) = s.get("anyOf").and_then(Value::as_array)
+        && !any.iter().any(|sub| satisfies(sub, value))
+    {
+        errs.push(format!(
+            "{at}: satisfies none of anyOf {}",
+            Value::Array(any.clone())
+        ));
     }
     if let Some(one) = s.get("oneOf").and_then(Value::as_array) {
         let n = one.iter().filter(|sub| satisfies(sub, value)).count();
@@ -388,10 +388,10 @@ fn check(schema: &Value, value: &Value, path: &str, errs: &mut Vec<String>, stru
             ));
         }
     }
-    if let Some(not) = s.get("not") {
-        if satisfies(not, value) {
-            errs.push(format!("{at}: must not satisfy {not}"));
-        }
+    if let Some(not) = s.get("not")
+        && satisfies(not, value)
+    {
+        errs.push(format!("{at}: must not satisfy {not}"));
     }
 }
 
@@ -412,15 +412,15 @@ fn check_number(s: &Map<String, Value>, n: f64, at: &str, errs: &mut Vec<String>
 
 fn check_string(s: &Map<String, Value>, v: &str, at: &str, errs: &mut Vec<String>) {
     let len = v.chars().count() as u64;
-    if let Some(min) = s.get("minLength").and_then(Value::as_u64) {
-        if len < min {
-            errs.push(format!("{at}: {v:?} is shorter than {min}"));
-        }
+    if let Some(min) = s.get("minLength").and_then(Value::as_u64)
+        && len < min
+    {
+        errs.push(format!("{at}: {v:?} is shorter than {min}"));
     }
-    if let Some(max) = s.get("maxLength").and_then(Value::as_u64) {
-        if len > max {
-            errs.push(format!("{at}: {v:?} is longer than {max}"));
-        }
+    if let Some(max) = s.get("maxLength").and_then(Value::as_u64)
+        && len > max
+    {
+        errs.push(format!("{at}: {v:?} is longer than {max}"));
     }
     if let Some(p) = s.get("pattern").and_then(Value::as_str) {
         match Regex::new(p) {
@@ -442,15 +442,15 @@ fn check_array(
 ) {
     let at = shown(path);
     let n = items.len() as u64;
-    if let Some(min) = s.get("minItems").and_then(Value::as_u64) {
-        if n < min {
-            errs.push(format!("{at}: {n} items, at least {min} required"));
-        }
+    if let Some(min) = s.get("minItems").and_then(Value::as_u64)
+        && n < min
+    {
+        errs.push(format!("{at}: {n} items, at least {min} required"));
     }
-    if let Some(max) = s.get("maxItems").and_then(Value::as_u64) {
-        if n > max {
-            errs.push(format!("{at}: {n} items, at most {max} allowed"));
-        }
+    if let Some(max) = s.get("maxItems").and_then(Value::as_u64)
+        && n > max
+    {
+        errs.push(format!("{at}: {n} items, at most {max} allowed"));
     }
     if let Some(item_schema) = s.get("items") {
         for (i, v) in items.iter().enumerate() {
@@ -496,15 +496,15 @@ fn check_object(
 ) {
     let at = shown(path);
     let n = m.len() as u64;
-    if let Some(min) = s.get("minProperties").and_then(Value::as_u64) {
-        if n < min {
-            errs.push(format!("{at}: {n} fields, at least {min} required"));
-        }
+    if let Some(min) = s.get("minProperties").and_then(Value::as_u64)
+        && n < min
+    {
+        errs.push(format!("{at}: {n} fields, at least {min} required"));
     }
-    if let Some(max) = s.get("maxProperties").and_then(Value::as_u64) {
-        if n > max {
-            errs.push(format!("{at}: {n} fields, at most {max} allowed"));
-        }
+    if let Some(max) = s.get("maxProperties").and_then(Value::as_u64)
+        && n > max
+    {
+        errs.push(format!("{at}: {n} fields, at most {max} allowed"));
     }
     if let Some(req) = s.get("required").and_then(Value::as_array) {
         for r in req.iter().filter_map(Value::as_str) {

@@ -176,6 +176,38 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
     }
 }
 
+/// Reads a regular file of at most `limit` bytes: a FIFO, a device (`/dev/zero`), a
+/// directory or anything larger is refused before it is read, and a file that grows while
+/// being read is cut off at `limit + 1` bytes and refused, so no input can hang meshrender or
+/// exhaust its memory.
+pub fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    if meta.len() > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {limit} bytes"),
+        ));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {limit} bytes"),
+        ));
+    }
+    Ok(bytes)
+}
+
 /// The bytes of `path`, or `None` when it does not exist.
 pub fn read_opt(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
     match std::fs::read(path) {

@@ -54,7 +54,8 @@ impl std::fmt::Display for Failure {
 /// Reads and validates the spec at `path`, shown as `display` in diagnostics. Warnings are
 /// returned alongside the mesh.
 pub fn load_mesh(path: &Path, display: &str) -> Result<(model::Mesh, diag::Report), Failure> {
-    let text = std::fs::read(path)
+    // 64 MiB: far above any mesh (10,000 clusters are ~1.5 MiB), far below trouble.
+    let text = fsutil::read_bounded(path, 64 << 20)
         .map_err(|e| Failure::Other(format!("{display}: cannot read the spec: {e}")))?;
     let report = |diagnostics| diag::Report {
         file: display.to_owned(),

@@ -73,7 +73,8 @@ pub(super) fn api_servers(
 /// Reads a file named in the spec, relative to `base`. Unreadable files become `E021`.
 fn read_input(base: &Path, p: &Sp<String>, field: &str, d: &mut Diagnostics) -> Option<String> {
     let path = base.join(&p.value);
-    match std::fs::read(&path) {
+    // A CA bundle or a token is a few KiB; 1 MiB bounds anything a spec can name.
+    match crate::fsutil::read_bounded(&path, 1 << 20) {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(s) => Some(s),
             Err(_) => {

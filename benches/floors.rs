@@ -275,22 +275,25 @@ fn main() {
             );
         }
     }
-    // validation of a large mesh: 10,000 clusters, 10 primaries
+    // validation of a large mesh: 10,000 clusters, 10 primaries (hub) and all primaries (flat)
     let n = if bench { 10_000 } else { 100 };
-    let tmp = tempfile::tempdir().unwrap();
-    std::fs::write(tmp.path().join("mesh.yaml"), spec(Topology::Hub, n)).unwrap();
-    let mut walls = Vec::new();
-    let mut rss = 0;
-    for _ in 0..runs {
-        let (w, r) = meshrender(tmp.path(), &["validate", "mesh.yaml"]);
-        walls.push(w);
-        rss = rss.max(r.unwrap_or(0));
+    for t in [Topology::Hub, Topology::Flat] {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("mesh.yaml"), spec(t, n)).unwrap();
+        let mut walls = Vec::new();
+        let mut rss = 0;
+        for _ in 0..runs {
+            let (w, r) = meshrender(tmp.path(), &["validate", "mesh.yaml"]);
+            walls.push(w);
+            rss = rss.max(r.unwrap_or(0));
+        }
+        println!(
+            "validate {n} clusters ({}): {} (peak RSS {} MB)",
+            t.name(),
+            ms(median(walls)),
+            rss / 1024
+        );
     }
-    println!(
-        "validate {n} clusters (hub): {} (peak RSS {} MB)",
-        ms(median(walls)),
-        rss / 1024
-    );
     println!(
         "targets (2 cores): render <= 2x w-floor; check <= 3x r-floor; hub 1000: render < 3 s, check < 1 s, RSS < 150 MB; validate 10,000 < 2 s, < 200 MB"
     );

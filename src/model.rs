@@ -280,6 +280,50 @@ pub struct Topology {
     index: std::collections::BTreeMap<String, usize>,
 }
 
+/// The clusters one primary reads: every other cluster, as a view of one sorted list shared
+/// by all primaries (so validation and planning stay linear in the cluster count, instead
+/// of every primary holding a copy of every name: 10,000 primaries once took 5.5 GB).
+#[derive(Clone, Debug, Default)]
+pub struct Reads {
+    /// Every cluster name, sorted; empty for a cluster that reads nothing.
+    all: std::sync::Arc<[String]>,
+    /// The reader itself, left out.
+    me: usize,
+}
+
+impl Reads {
+    pub fn iter(&self) -> impl Iterator<Item = &String> {
+        self.all
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| *i != self.me)
+            .map(|(_, n)| n)
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        match self.all.binary_search_by(|n| n.as_str().cmp(name)) {
+            Ok(i) => i != self.me,
+            Err(_) => false,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.all.len().saturating_sub(1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<'a> IntoIterator for &'a Reads {
+    type Item = &'a String;
+    type IntoIter = Box<dyn Iterator<Item = &'a String> + 'a>;
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Facts {
     pub name: String,
@@ -293,7 +337,7 @@ pub struct Facts {
     /// Some primary reads this cluster's API server.
     pub read_by_primary: bool,
     /// The clusters this (primary) cluster reads, sorted: every other cluster.
-    pub reads: Vec<String>,
+    pub reads: Reads,
     pub expose_services: bool,
     pub expose_istiod: bool,
 }
@@ -334,7 +378,9 @@ impl Topology {
                     .push(n.clone());
             }
         }
-        let all: Vec<&String> = clusters.clone().map(|(n, _, _)| n).collect();
+        let mut sorted: Vec<String> = clusters.clone().map(|(n, _, _)| n.clone()).collect();
+        sorted.sort();
+        let all: std::sync::Arc<[String]> = sorted.into();
         let primary_count = primaries.len();
         let facts = clusters
             .clone()
@@ -343,15 +389,16 @@ impl Topology {
                 let mut serves: Vec<String> =
                     served.get(name.as_str()).cloned().unwrap_or_default();
                 serves.sort();
-                let mut reads: Vec<String> = if primary {
-                    all.iter()
-                        .filter(|n| **n != name)
-                        .map(|n| (*n).clone())
-                        .collect()
+                let reads = if primary {
+                    Reads {
+                        all: all.clone(),
+                        me: all
+                            .binary_search(name)
+                            .expect("every cluster is in the sorted list"),
+                    }
                 } else {
-                    Vec::new()
+                    Reads::default()
                 };
-                reads.sort();
                 Facts {
                     name: name.clone(),
                     primary,

@@ -117,8 +117,16 @@ pub fn render_owned(
     } else {
         pki::Keys::Optional
     };
-    let material =
-        pki::ensure_with(&mesh.pki, &ca_clusters(&topo), mode, keys).map_err(Failure::Pki)?;
+    // cert-manager backend: no local CA at all (DESIGN §9.2); pki.dir is never touched.
+    let material = if mesh.ca_backend == model::CaBackend::Local {
+        pki::ensure_with(&mesh.pki, &ca_clusters(&topo), mode, keys).map_err(Failure::Pki)?
+    } else {
+        pki::Material {
+            rotation: None,
+            clusters: Default::default(),
+            created: Vec::new(),
+        }
+    };
     let addresses = federation::ensure(mesh, mode).map_err(Failure::Federation)?;
     let plan = plan::plan(mesh, &topo, &material, &addresses, options);
     let mut bytes = render::render(&plan).map_err(|e| Failure::Other(e.to_string()))?;

@@ -140,6 +140,17 @@ impl Cluster {
     }
 }
 
+/// Where each cluster's `cacerts` comes from (`pki.backend`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum CaBackend {
+    /// meshrender's own CA in `pki.dir` (DESIGN §4).
+    #[default]
+    Local,
+    /// A cert-manager `Certificate` per cluster, issued in the cluster by this issuer; no
+    /// local CA at all (DESIGN §9.2).
+    CertManager { kind: String, name: String },
+}
+
 /// Where Istio's Helm charts come from (`istio.charts`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Charts {
@@ -211,6 +222,7 @@ pub struct Mesh {
     /// `istio.sail`: also render `install/sail/`.
     pub sail: bool,
     pub trust_domain: String,
+    pub ca_backend: CaBackend,
     pub pki: PkiSettings,
     pub secrets: SecretsMode,
     pub clusters: Vec<Cluster>,

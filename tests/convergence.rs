@@ -402,7 +402,11 @@ fn with_gitops(path: &str) -> impl FnOnce(&mut Value) + '_ {
 /// The trees to check: (label, tree, gitops.path).
 fn meshes() -> Vec<(String, Tree, String)> {
     let mut out = Vec::new();
-    for case in ["gitops-argocd-flux", "ambient-multi-network"] {
+    for case in [
+        "gitops-argocd-flux",
+        "ambient-multi-network",
+        "cert-manager",
+    ] {
         out.push((
             case.to_owned(),
             render_spec(&root().join("tests/cases").join(case).join("spec.yaml")),

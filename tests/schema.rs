@@ -567,6 +567,7 @@ fn every_object_of_every_golden_case_satisfies_its_crd_schema() {
         "applications.argoproj.io v1alpha1",
         "pushsecrets.external-secrets.io v1alpha1",
         "kustomizations.kustomize.toolkit.fluxcd.io v1",
+        "certificates.cert-manager.io v1",
     ] {
         assert!(
             used.contains_key(must),

@@ -281,3 +281,41 @@ fn plaintext_secrets_are_written_0600() {
     assert_eq!(code(&run(&d, &["render", "mesh.yaml", "-o", "out"])), 0);
     assert_eq!(mode("clusters/cluster2/cacerts.yaml"), 0o600);
 }
+
+/// DESIGN §9.2: with `pki.backend: cert-manager` there is no local CA at all: render, check
+/// and diff work without a `pki.dir` (and create none), `pki status` says what it covers,
+/// rotation is refused with the reason.
+#[test]
+fn cert_manager_backend_needs_no_local_ca() {
+    let spec = SPEC.replace(
+        "istio: {version: \"1.28\"}",
+        "istio: {version: \"1.28\"}\npki:\n  backend: cert-manager\n  certManager: {issuerRef: {kind: ClusterIssuer, name: mesh-root}}",
+    );
+    let (_t, d) = setup(&spec);
+    for cmd in ["render", "check", "diff"] {
+        let o = run(&d, &[cmd, "mesh.yaml", "-o", "out"]);
+        assert_eq!(code(&o), 0, "{cmd}: {}", stderr(&o));
+    }
+    assert!(!d.join("pki").exists(), "no pki.dir is created");
+    let cacerts = std::fs::read_to_string(d.join("out/clusters/cluster1/cacerts.yaml")).unwrap();
+    assert!(cacerts.contains("kind: Certificate") && cacerts.contains("secretName: cacerts"));
+    let status = run(&d, &["pki", "status", "mesh.yaml"]);
+    assert_eq!(code(&status), 0, "{}", stderr(&status));
+    assert!(
+        stdout(&status).contains("cert-manager"),
+        "{}",
+        stdout(&status)
+    );
+    let rotate = run(&d, &["pki", "rotate-root", "mesh.yaml", "--step", "1"]);
+    assert_eq!(code(&rotate), 2, "{}", stderr(&rotate));
+    assert!(
+        stderr(&rotate).contains("cert-manager"),
+        "{}",
+        stderr(&rotate)
+    );
+    let readme = std::fs::read_to_string(d.join("out/README.md")).unwrap();
+    assert!(
+        !readme.contains("/cacerts` |"),
+        "no CA material to upload: {readme}"
+    );
+}

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::{ExitCode, Format, PkiCommand, Result, display, warn};
+use super::{Error, ExitCode, Format, PkiCommand, Result, display, warn};
 use crate::pki::{self, PkiError, rotate::RootStep};
 use crate::{Failure, clusters_needing_ca, load_mesh, model};
 
@@ -39,6 +39,11 @@ fn rotate(
 ) -> Result<ExitCode> {
     let (mesh, warnings) = load_mesh(spec, &display(spec))?;
     warn(&warnings);
+    if let model::CaBackend::CertManager { kind, name } = &mesh.ca_backend {
+        return Err(Error::Message(format!(
+            "pki.backend is cert-manager: meshrender holds no CA to rotate; rotate the root behind {kind}/{name} with cert-manager (every cluster's cacerts Certificate is re-issued by it)"
+        )));
+    }
     let lines = f(&mesh, &clusters_needing_ca(&mesh)).map_err(Failure::Pki)?;
     for l in lines {
         eprintln!("pki: {l}");
@@ -49,6 +54,20 @@ fn rotate(
 fn status(spec: &Path, format: Format) -> Result<ExitCode> {
     let (mesh, warnings) = load_mesh(spec, &display(spec))?;
     warn(&warnings);
+    if let model::CaBackend::CertManager { kind, name } = &mesh.ca_backend {
+        let clusters = clusters_needing_ca(&mesh);
+        match format {
+            Format::Json => println!(
+                "{}",
+                serde_json::json!({"backend": "cert-manager", "issuer": {"kind": kind, "name": name}, "clusters": clusters, "local": []})
+            ),
+            Format::Text => println!(
+                "pki.backend: cert-manager ({kind}/{name}): no local CA material; cert-manager issues and renews cacerts in each of {}. See `kubectl --context <cluster> -n istio-system get certificate cacerts`; the issuer's root is outside meshrender.",
+                clusters.join(", ")
+            ),
+        }
+        return Ok(ExitCode::Ok);
+    }
     let rows = pki::status::collect(&mesh.pki, &clusters_needing_ca(&mesh));
     match format {
         Format::Json => println!(

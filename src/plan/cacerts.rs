@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::names::remote_key;
 use super::{Applied, ClusterFiles, Ctx, KeyValue, kv};
 use crate::digest::sha256_hex;
-use crate::model::SecretsMode;
+use crate::model::{CaBackend, KeyAlgorithm, SecretsMode};
 use crate::pki::{CA_CERT, CA_KEY, CERT_CHAIN, ROOT_CERT};
 
 /// The cacerts Secret keys, in the order `kubectl create secret generic` sorts them.
@@ -47,11 +47,52 @@ fn gitops_annotations(x: &Ctx) -> Vec<KeyValue> {
     ])
 }
 
+#[derive(Serialize)]
+struct CertManager<'a> {
+    issuer_kind: &'a str,
+    issuer_name: &'a str,
+    common_name: String,
+    organization: &'a str,
+    duration: String,
+    algorithm: &'static str,
+    size: u32,
+    gitops: Vec<KeyValue>,
+}
+
 pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) {
     if !out.f.runs_istiod {
         return;
     }
     let c = out.c;
+    if let CaBackend::CertManager { kind, name } = &x.mesh.ca_backend {
+        // cert-manager issues the intermediate in the cluster, signed by the issuer: its key
+        // never leaves the cluster. The Secret it writes is TLS-shaped (tls.crt, tls.key,
+        // ca.crt), which istiod reads as `cacerts` from Istio 1.15 (ISTIO-FACTS §9.2).
+        let s = &x.mesh.pki.intermediate;
+        let (algorithm, size) = match x.mesh.pki.algorithm {
+            KeyAlgorithm::EcdsaP256 => ("ECDSA", 256),
+            KeyAlgorithm::EcdsaP384 => ("ECDSA", 384),
+            KeyAlgorithm::Rsa2048 => ("RSA", 2048),
+            KeyAlgorithm::Rsa3072 => ("RSA", 3072),
+            KeyAlgorithm::Rsa4096 => ("RSA", 4096),
+        };
+        out.add(
+            "cacerts.yaml",
+            "cacerts.cert-manager.yaml.j2",
+            Applied::Cluster,
+            CertManager {
+                issuer_kind: kind,
+                issuer_name: name,
+                common_name: format!("{} {}", s.common_name, c.name),
+                organization: &s.organization,
+                duration: format!("{}h", u64::from(s.validity_days) * 24),
+                algorithm,
+                size,
+                gitops: gitops_annotations(x),
+            },
+        );
+        return;
+    }
     let ca = x
         .pki
         .clusters

@@ -87,6 +87,8 @@ struct Readme<'a> {
     annotated: bool,
     charts_repository: &'a str,
     charts_oci: bool,
+    /// `pki.backend: cert-manager`: the issuer, as `Kind/name`.
+    cert_manager: Option<String>,
     /// Reader tokens reach the store through PushSecrets.
     push_tokens: bool,
     /// Plaintext remote secrets not rendered for want of a token (W004): `primary`, `peer`.
@@ -189,6 +191,10 @@ fn readme<'a>(x: &'a Ctx, files: &'a [PlannedFile]) -> Readme<'a> {
         charts_repository: &mesh.charts.repository,
         charts_oci: mesh.charts.is_oci(),
         pending: pending(x),
+        cert_manager: match &mesh.ca_backend {
+            crate::model::CaBackend::CertManager { kind, name } => Some(format!("{kind}/{name}")),
+            crate::model::CaBackend::Local => None,
+        },
         push_tokens: matches!(
             mesh.secrets,
             SecretsMode::ExternalSecrets {

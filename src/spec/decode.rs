@@ -372,6 +372,13 @@ fn pki(n: &Node, d: &mut Diagnostics) -> Pki {
         return out;
     };
     out.dir = f.string("dir", d);
+    out.backend = f.string("backend", d);
+    if let Some(cm) = f.node("certManager")
+        && let Some(mut g) = Fields::of(cm, "pki.certManager", d)
+    {
+        out.cert_manager_issuer = g.field("issuerRef", d, store_ref);
+        g.finish(d);
+    }
     out.key_algorithm = f.string("keyAlgorithm", d);
     if let Some(r) = f.node("root") {
         out.root = subject(r, "pki.root", d);

@@ -96,6 +96,9 @@ pub struct Charts {
 #[derive(Clone, Debug, Default)]
 pub struct Pki {
     pub loc: Loc,
+    pub backend: Field<String>,
+    /// `pki.certManager.issuerRef` (kind, name).
+    pub cert_manager_issuer: Field<StoreRef>,
     pub dir: Field<String>,
     pub key_algorithm: Field<String>,
     pub root: CertSubject,

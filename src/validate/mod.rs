@@ -51,6 +51,7 @@ pub(crate) fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) 
     let mut d = Diagnostics::default();
     let head = header::check(spec, &mut d);
     let pki = pki::settings(&spec.pki, base, &mut d);
+    let ca_backend = pki::backend(&spec.pki, head.version, &mut d);
     let (clusters, clusters_ok) = clusters::check(spec, &mut d);
     let replicated_era = head
         .version
@@ -137,6 +138,7 @@ pub(crate) fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) 
         dataplane: head.dataplane,
         sail: head.sail.is_some(),
         trust_domain: head.trust_domain,
+        ca_backend,
         pki,
         secrets,
         clusters,

@@ -4,8 +4,94 @@
 use std::path::Path;
 
 use crate::diag::{Code, Diagnostics};
-use crate::model::{KeyAlgorithm, PkiSettings, Subject};
+use crate::istio::Version;
+use crate::model::{CaBackend, KeyAlgorithm, PkiSettings, Subject};
 use crate::spec;
+
+/// `pki.backend` and `pki.certManager` (DESIGN §9.2): cert-manager issues the TLS-shaped
+/// `cacerts` Istio reads from 1.15.
+pub(super) fn backend(p: &spec::Pki, version: Option<Version>, d: &mut Diagnostics) -> CaBackend {
+    let Some(b) = p.backend.value() else {
+        if let Some(i) = p.cert_manager_issuer.value() {
+            d.error_help(
+                Code::E004,
+                i.loc,
+                "`pki.certManager` is set but `pki.backend` is not `cert-manager`",
+                "add `backend: cert-manager` to `pki`, or remove `certManager`",
+            );
+        }
+        return CaBackend::Local;
+    };
+    match b.value.as_str() {
+        "local" => CaBackend::Local,
+        "cert-manager" => {
+            if let Some(v) = version
+                && !v.at_least(15)
+            {
+                d.error_help(
+                    Code::E020,
+                    b.loc,
+                    format!("`pki.backend: cert-manager` needs Istio 1.15 or newer (the first to read a kubernetes.io/tls-shaped `cacerts`); the target is {v}"),
+                    "use `backend: local`, or target Istio 1.15+",
+                );
+            }
+            let Some(i) = p.cert_manager_issuer.value() else {
+                d.error_help(
+                    Code::E004,
+                    b.loc,
+                    "`pki.backend: cert-manager` needs `pki.certManager.issuerRef`",
+                    "add `certManager: {issuerRef: {kind: ClusterIssuer, name: mesh-root}}` (an issuer present in every cluster)",
+                );
+                return CaBackend::Local;
+            };
+            let kind = match i.value.kind.value() {
+                None => "ClusterIssuer".to_owned(),
+                Some(k) if k.value == "Issuer" || k.value == "ClusterIssuer" => k.value.clone(),
+                Some(k) => {
+                    d.error_help(
+                        Code::E005,
+                        k.loc,
+                        format!("`pki.certManager.issuerRef.kind` `{}` is not a cert-manager issuer kind", k.value),
+                        "expected one of: Issuer, ClusterIssuer",
+                    );
+                    String::new()
+                }
+            };
+            let name = match i.value.name.value() {
+                Some(n) if super::formats::is_dns1123_subdomain(&n.value) => n.value.clone(),
+                Some(n) => {
+                    d.error(
+                        Code::E030,
+                        n.loc,
+                        format!(
+                            "`pki.certManager.issuerRef.name` `{}` is not a Kubernetes object name",
+                            n.value
+                        ),
+                    );
+                    String::new()
+                }
+                None => {
+                    d.error(
+                        Code::E004,
+                        i.loc,
+                        "missing required field `pki.certManager.issuerRef.name`",
+                    );
+                    String::new()
+                }
+            };
+            CaBackend::CertManager { kind, name }
+        }
+        other => {
+            d.error_help(
+                Code::E005,
+                b.loc,
+                format!("`pki.backend` `{other}` is not a CA backend"),
+                "expected one of: local, cert-manager",
+            );
+            CaBackend::Local
+        }
+    }
+}
 
 pub(super) fn settings(p: &spec::Pki, base: &Path, d: &mut Diagnostics) -> Option<PkiSettings> {
     let dir_display = p.dir.value().map_or("pki".to_owned(), |x| x.value.clone());

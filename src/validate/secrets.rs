@@ -17,7 +17,17 @@ pub(super) fn check(
     secrets: Option<&SecretsMode>,
     d: &mut Diagnostics,
 ) {
-    let renders_secret = topo.clusters.iter().any(|f| f.runs_istiod);
+    // cacerts is a Secret meshrender renders unless cert-manager issues it; remote secrets
+    // whenever a primary reads another cluster.
+    let cert_manager = spec
+        .pki
+        .backend
+        .value()
+        .is_some_and(|b| b.value == "cert-manager");
+    let renders_secret = topo
+        .clusters
+        .iter()
+        .any(|f| (f.runs_istiod && !cert_manager) || f.read_by_primary);
     let mode_given = spec
         .secrets
         .value()

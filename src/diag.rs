@@ -157,20 +157,46 @@ impl Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
+        let message = terminal_safe(&self.message);
         let mut s = if self.loc.line == 0 {
-            format!("{file}: {sev}[{}]: {}", self.code, self.message)
+            format!("{file}: {sev}[{}]: {message}", self.code)
         } else {
             format!(
-                "{file}:{}:{}: {sev}[{}]: {}",
-                self.loc.line, self.loc.col, self.code, self.message
+                "{file}:{}:{}: {sev}[{}]: {message}",
+                self.loc.line, self.loc.col, self.code
             )
         };
         if let Some(help) = &self.help {
             s.push_str("\n  help: ");
-            s.push_str(help);
+            s.push_str(&terminal_safe(help));
         }
         s
     }
+}
+
+/// Longest message or help shown, in characters: a value pasted by mistake (a 10 MB line)
+/// never floods the terminal.
+const MAX_SHOWN: usize = 600;
+
+/// `s` fit for a terminal: control characters (escape sequences, newlines from a value) are
+/// shown escaped, and anything beyond [`MAX_SHOWN`] characters is cut with a note.
+pub fn terminal_safe(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().min(MAX_SHOWN + 32));
+    for (i, c) in s.chars().enumerate() {
+        if i == MAX_SHOWN {
+            out.push_str(&format!(
+                "… ({} more characters not shown)",
+                s.chars().count() - i
+            ));
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A collected, sorted set of diagnostics for one spec file.

@@ -13,10 +13,12 @@ pub fn yaml_scalar(s: &str) -> String {
     let plain_chars = s
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b"._/-:".contains(&b));
+    // A leading digit is always quoted: YAML 1.1 and 1.2 read `0x1f`, `0o17`, `0b101`,
+    // `1e3`, `1:20` and dates as numbers or timestamps, and kubectl's parser is YAML 1.1.
     let starts_ok = s
         .bytes()
         .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'/' || b.is_ascii_digit());
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'/');
     let looks_numeric = s
         .bytes()
         .all(|b| b.is_ascii_digit() || b"._-+eE:xXoO".contains(&b))
@@ -116,6 +118,35 @@ mod tests {
         assert_eq!(yaml_scalar("a: b"), "\"a: b\"");
         assert_eq!(yaml_scalar("*.local"), "\"*.local\"");
         assert_eq!(yaml_scalar("docker.io/istio"), "docker.io/istio");
+        // YAML 1.1 (kubectl) and 1.2 numbers, timestamps and words: always quoted
+        for v in [
+            "0x1f",
+            "0b101",
+            "0o17",
+            "017",
+            "1e3",
+            "1:20",
+            "2001-12-14",
+            "12:30:00",
+            "yes",
+            "Y",
+            "On",
+            "OFF",
+            "null",
+            "Null",
+            "~",
+            "NULL",
+            ".inf",
+            "-.Inf",
+            ".NaN",
+            "123",
+            "0",
+        ] {
+            assert!(yaml_scalar(v).starts_with('"'), "{v} must be quoted");
+            let back: serde_json::Value =
+                serde_saphyr::from_str(&format!("k: {}", yaml_scalar(v))).unwrap();
+            assert_eq!(back["k"], v, "{v} reads back as the same string");
+        }
     }
 
     #[test]

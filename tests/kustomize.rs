@@ -268,7 +268,23 @@ fn cluster_directories_build_when_the_cluster_id_reads_as_a_number_or_boolean() 
         return;
     }
     let mut failures = Vec::new();
-    for id in ["123", "true"] {
+    // and every other word or number form YAML 1.1 (kubectl) or 1.2 reads as a non-string
+    for id in [
+        "123",
+        "true",
+        "0x1f",
+        "0b101",
+        "0o17",
+        "017",
+        "1e3",
+        "yes",
+        "no",
+        "on",
+        "off",
+        "y",
+        "null",
+        "2001-12-14",
+    ] {
         let files = render_variant(PRIMARY_REMOTE, rename_cluster("cluster2", id));
         check_tree(&format!("remote named {id}"), &files, &mut failures);
     }

@@ -120,6 +120,21 @@ impl<'a> Fields<'a> {
 
 fn string(n: &Node, path: &str, d: &mut Diagnostics) -> Option<Sp<String>> {
     match &n.value {
+        // No spec string may carry a control character: every one ends up in a file name,
+        // an object, a comment or a command line, where a newline or an escape sequence
+        // would change what the file means (or what a terminal shows).
+        Value::Str(s) if s.chars().any(char::is_control) => {
+            d.error_help(
+                Code::E030,
+                n.loc,
+                format!(
+                    "`{path}` contains a control character: {}",
+                    s.escape_debug()
+                ),
+                "remove newlines, tabs and other control characters from the value",
+            );
+            None
+        }
         Value::Str(s) => Some(Sp::new(s.clone(), n.loc)),
         Value::Int(_) | Value::Float(_) | Value::Bool(_) => {
             d.error_help(

@@ -87,10 +87,19 @@ fn read_input(base: &Path, p: &Sp<String>, field: &str, d: &mut Diagnostics) -> 
             }
         },
         Err(e) => {
+            // A token pasted where its file name belongs must not be echoed to the terminal
+            // (or a CI log): a JWT, or anything too long to be a path, is not shown.
+            let looks_secret =
+                field.ends_with("tokenFile") && (p.value.starts_with("eyJ") || p.value.len() > 200);
+            let shown = if looks_secret {
+                "the value (it looks like a token, not a file name: put the token in a file and name that file; the value is not shown)".to_owned()
+            } else {
+                p.value.clone()
+            };
             d.error(
                 Code::E021,
                 p.loc,
-                format!("`{field}`: cannot read {}: {}", p.value, io_reason(&e)),
+                format!("`{field}`: cannot read {shown}: {}", io_reason(&e)),
             );
             None
         }

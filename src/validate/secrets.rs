@@ -51,7 +51,7 @@ pub(super) fn check(
         let Some(a) = &c.api_server else { continue };
         let prefix = format!("clusters[{}].apiServer", c.index);
         let n = &c.name.value;
-        if a.value.token_file.value().is_none() {
+        if !a.value.token_file.is_written() {
             let readers: Vec<&str> = topo
                 .clusters
                 .iter()
@@ -65,7 +65,7 @@ pub(super) fn check(
                 format!("to finish: apply clusters/{n}/reader-token.yaml to `{n}`, then `kubectl --context {n} -n istio-system get secret istio-reader-service-account-istio-remote-secret-token -o jsonpath='{{.data.token}}' | base64 -d > creds/{n}.token` and set `tokenFile: creds/{n}.token`, then render again; or use `mode: external-secrets`"),
             );
         }
-        if a.value.ca_file.value().is_none() {
+        if !a.value.ca_file.is_written() {
             d.error_help(
                 Code::E026,
                 a.loc,

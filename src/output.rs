@@ -13,6 +13,10 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub const MANIFEST: &str = ".meshrender/owned.json";
+/// The manifest a render is about to make true, written before it touches any file and
+/// removed once the manifest is written: after an interruption, the next run knows every
+/// file it finds with these bytes as its own (a first render included) and finishes the job.
+pub const PENDING: &str = ".meshrender/pending.json";
 use crate::fsutil::{BatchFile, TMP_SUFFIX, write_atomic, write_batch};
 
 pub use crate::digest::sha256_hex;
@@ -147,7 +151,11 @@ fn io(path: &Path, e: std::io::Error) -> OutputError {
 }
 
 pub fn read_manifest(out: &Path) -> Result<Option<Manifest>, OutputError> {
-    let path = out.join(MANIFEST);
+    read_manifest_at(out, MANIFEST)
+}
+
+fn read_manifest_at(out: &Path, rel: &str) -> Result<Option<Manifest>, OutputError> {
+    let path = out.join(rel);
     let m: Manifest = match std::fs::read(&path) {
         Ok(b) => serde_json::from_slice(&b).map_err(|e| {
             OutputError::BadManifest(format!(
@@ -240,7 +248,14 @@ pub fn analyze(
     spec_sha256: &str,
 ) -> Result<Analysis, OutputError> {
     let old = read_manifest(out)?;
-    let unmanaged_nonempty = old.is_none() && dir_has_content(out)?;
+    let pending = read_manifest_at(out, PENDING)?;
+    let unmanaged_nonempty = old.is_none() && pending.is_none() && dir_has_content(out)?;
+    // sha256 of the bytes an interrupted render meant to write, by path: ours too.
+    let intended: BTreeMap<&str, &str> = pending
+        .iter()
+        .flat_map(|m| &m.files)
+        .map(|f| (f.path.as_str(), f.sha256.as_str()))
+        .collect();
     let empty = Manifest {
         tool: String::new(),
         spec_sha256: String::new(),
@@ -264,10 +279,15 @@ pub fn analyze(
         }
         no_links(out, path, &mut real_dirs)?;
         let disk = read_opt(&out.join(path))?;
+        let ours = |d: &[u8]| {
+            let h = sha256_hex(d);
+            owned.get(path.as_str()).is_some_and(|o| o.sha256 == h)
+                || intended.get(path.as_str()).is_some_and(|s| *s == h)
+        };
         let status = match (&disk, owned.get(path.as_str())) {
             (None, _) => Status::Added,
             (Some(d), _) if *d == f.bytes => Status::Unchanged,
-            (Some(d), Some(o)) if sha256_hex(d) == o.sha256 => Status::Changed,
+            (Some(d), _) if ours(d) => Status::Changed,
             (Some(_), Some(_)) => Status::HandEdited,
             (Some(_), None) => Status::Foreign,
         };
@@ -286,7 +306,17 @@ pub fn analyze(
             },
         );
     }
-    for o in &old_ref.files {
+    // Owned files no longer rendered: the manifest's, and those an interrupted render meant
+    // to write (pending) that this render does not.
+    let mut candidates: Vec<&OwnedFile> = old_ref.files.iter().collect();
+    if let Some(p) = &pending {
+        candidates.extend(
+            p.files
+                .iter()
+                .filter(|f| !owned.contains_key(f.path.as_str())),
+        );
+    }
+    for o in candidates {
         if rendered.get(&o.path).is_some_and(|f| in_scope(&f.cluster)) {
             continue;
         }
@@ -301,7 +331,9 @@ pub fn analyze(
             Some(d) => entries.push(Entry {
                 path: o.path.clone(),
                 cluster: o.cluster.clone(),
-                status: if sha256_hex(&d) == o.sha256 {
+                status: if sha256_hex(&d) == o.sha256
+                    || intended.get(o.path.as_str()) == Some(&sha256_hex(&d).as_str())
+                {
                     Status::Removed
                 } else {
                     Status::HandEdited
@@ -343,6 +375,14 @@ pub fn apply(
 ) -> Result<ApplyReport, OutputError> {
     std::fs::create_dir_all(out).map_err(|e| io(out, e))?;
     remove_stale_temps(out)?;
+    let touches = analysis
+        .entries
+        .iter()
+        .any(|e| e.removing || e.status != Status::Unchanged);
+    if touches {
+        let p = out.join(PENDING);
+        write_atomic(&p, &analysis.manifest.to_bytes(), 0o644).map_err(|err| io(&p, err))?;
+    }
     let mut report = ApplyReport::default();
     let mut batch = Vec::new();
     for e in &analysis.entries {
@@ -377,6 +417,14 @@ pub fn apply(
     if analysis.manifest_changed {
         let p = out.join(MANIFEST);
         write_atomic(&p, &analysis.manifest.to_bytes(), 0o644).map_err(|err| io(&p, err))?;
+    }
+    // The manifest is true now: the journal of intentions goes (also one left by an
+    // interrupted run that this one completed).
+    let pending = out.join(PENDING);
+    match std::fs::remove_file(&pending) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(&pending, e)),
     }
     Ok(report)
 }

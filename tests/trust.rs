@@ -391,3 +391,33 @@ fn a_killed_render_is_finished_by_the_next_one() {
         "only {interrupted} renders were really interrupted"
     );
 }
+
+/// `meshrender diff | head`: when the reader goes away, meshrender ends quietly (SIGPIPE, as
+/// every Unix tool), not with a panic and exit 101.
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    use std::io::Read;
+    let (_t, d) = setup(&hub_spec(40));
+    // the PKI first (diff never issues), then a diff against an empty directory: all of it
+    assert_eq!(code(&run(&d, &["render", "mesh.yaml", "-o", "seed"])), 0);
+    let mut child = std::process::Command::new(BIN)
+        .args(["diff", "mesh.yaml", "-o", "out"])
+        .current_dir(&d)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 64];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_ne!(o.status.code(), Some(101), "{err}");
+}

@@ -125,6 +125,7 @@ pub fn render_owned(
             rotation: None,
             clusters: Default::default(),
             created: Vec::new(),
+            loose_keys: Vec::new(),
         }
     };
     let addresses = federation::ensure(mesh, mode).map_err(Failure::Federation)?;

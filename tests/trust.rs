@@ -421,3 +421,25 @@ fn a_closed_pipe_ends_quietly() {
     assert!(!err.contains("panicked"), "{err}");
     assert_ne!(o.status.code(), Some(101), "{err}");
 }
+
+/// A CA key file others can read is not silent: every command names it.
+#[cfg(unix)]
+#[test]
+fn a_world_readable_key_is_reported() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_t, d) = setup(SPEC);
+    assert_eq!(code(&run(&d, &["render", "mesh.yaml", "-o", "out"])), 0);
+    let key = d.join("pki/cluster1/ca-key.pem");
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let o = run(&d, &["check", "mesh.yaml", "-o", "out"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cluster1/ca-key.pem can be read by others"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -136,6 +136,12 @@ pub(super) fn prepare(
         reproduce: reproduce_command(spec, out),
     };
     let (files, material) = render_owned(&mesh, mode, &options)?;
+    for k in &material.loose_keys {
+        eprintln!(
+            "warning: {} can be read by others than its owner; run `chmod 600` on it (a CA key)",
+            mesh.pki.dir.join(k).display()
+        );
+    }
     for f in &material.created {
         // The path as seen from the working directory (pki.dir is relative to the spec).
         eprintln!("pki: created {}", mesh.pki.dir.join(f).display());

@@ -53,6 +53,29 @@ pub struct Material {
     pub clusters: BTreeMap<String, ClusterCa>,
     /// Files this run created in `pki.dir`, relative to it, sorted.
     pub created: Vec<String>,
+    /// Key files in `pki.dir` that others than their owner can read (relative, sorted).
+    pub loose_keys: Vec<String>,
+}
+
+/// The key files of `clusters` (and the root's) that group or others can read.
+fn loose_keys(s: &PkiSettings, clusters: &[String]) -> Vec<String> {
+    let mut rels = vec![ROOT_KEY.to_owned()];
+    rels.extend(clusters.iter().map(|c| format!("{c}/{CA_KEY}")));
+    rels.into_iter()
+        .filter(|rel| {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::metadata(s.dir.join(rel))
+                    .is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = rel;
+                false
+            }
+        })
+        .collect()
 }
 
 /// A PKI problem, naming the file and what is wrong. Never contains key material.
@@ -480,6 +503,7 @@ pub fn ensure_with(
         rotation: roots.rotation,
         clusters: out,
         created,
+        loose_keys: loose_keys(s, clusters),
     })
 }
 

@@ -3,7 +3,7 @@
 //! renamed.
 //!
 //! [`write_atomic`] does that for one file (fsync per file: PKI material, the manifest).
-//! [`write_batch`] does it for a whole render with a constant number of durability barriers
+//! [`Batch`] does it for a whole render with a constant number of durability barriers
 //! instead of one `fsync` per file:
 //!
 //! 1. every file is written to its temp name (`.<name>.<pid>.meshrender-tmp`, unique per
@@ -16,7 +16,7 @@
 //!    `fsync` of every directory written to).
 //!
 //! An interruption before 3 leaves only temp files (removed by the next render); during 3,
-//! some targets new and some old, each complete; after `write_batch` returns, everything
+//! some targets new and some old, each complete; after `Batch::commit` returns, everything
 //! renamed is durable. That is the guarantee `write_atomic` gives, for any number of files.
 
 use std::collections::BTreeSet;
@@ -71,50 +71,65 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()>
     result
 }
 
-/// One file of a [`write_batch`].
-pub struct BatchFile<'a> {
-    pub path: PathBuf,
-    pub bytes: &'a [u8],
-    pub mode: u32,
+/// A write batch being built: files are staged (written to their temp names) one by one, so
+/// a caller can report progress as it goes, and [`Batch::commit`] makes them durable and
+/// renames them. Dropped without a commit, it removes its temp files; no target is touched.
+pub struct Batch {
+    root: PathBuf,
+    temps: Vec<(PathBuf, PathBuf)>,
+    handles: Vec<std::fs::File>,
+    dirs: BTreeSet<PathBuf>,
 }
 
-/// Writes every file atomically with two durability barriers in all (see the module docs).
-/// `root` is a directory on the file system of every file (the output directory). On an
-/// error, the temp files written so far are removed and no target has been touched unless
-/// the error happened while renaming.
-pub fn write_batch(root: &Path, files: &[BatchFile]) -> std::io::Result<()> {
-    let mut temps: Vec<(PathBuf, &Path)> = Vec::with_capacity(files.len());
-    let mut handles = Vec::new();
-    let mut dirs = BTreeSet::new();
-    let written = (|| {
-        for f in files {
-            let dir = f.path.parent().unwrap_or(Path::new("."));
-            if dirs.insert(dir.to_path_buf()) {
-                std::fs::create_dir_all(dir)?;
-            }
-            let tmp = temp_path(&f.path);
-            let handle = write_temp(&tmp, f.bytes, f.mode)?;
-            temps.push((tmp, &f.path));
-            if !HAS_SYNCFS {
-                handles.push(handle);
-            }
+impl Batch {
+    pub fn new(root: &Path) -> Batch {
+        Batch {
+            root: root.to_path_buf(),
+            temps: Vec::new(),
+            handles: Vec::new(),
+            dirs: BTreeSet::new(),
         }
-        barrier(root, &handles)
-    })();
-    if let Err(e) = written {
-        for (tmp, _) in &temps {
+    }
+
+    /// Writes `bytes` to the temp name of `path` (not synced, not renamed).
+    pub fn stage(&mut self, path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        if self.dirs.insert(dir.to_path_buf()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = temp_path(path);
+        let handle = write_temp(&tmp, bytes, mode)?;
+        self.temps.push((tmp, path.to_path_buf()));
+        if !HAS_SYNCFS {
+            self.handles.push(handle);
+        }
+        Ok(())
+    }
+
+    /// Barrier, renames, barrier: afterwards every staged file is in place and durable.
+    pub fn commit(mut self) -> std::io::Result<()> {
+        if self.temps.is_empty() {
+            return Ok(());
+        }
+        barrier(&self.root, &self.handles)?;
+        self.handles.clear();
+        let temps = std::mem::take(&mut self.temps);
+        for (tmp, path) in &temps {
+            std::fs::rename(tmp, path)?;
+        }
+        if HAS_SYNCFS {
+            syncfs(&self.root)
+        } else {
+            self.dirs.iter().try_for_each(|d| sync_dir(d))
+        }
+    }
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        for (tmp, _) in &self.temps {
             let _ = std::fs::remove_file(tmp);
         }
-        return Err(e);
-    }
-    drop(handles);
-    for (tmp, path) in &temps {
-        std::fs::rename(tmp, path)?;
-    }
-    if HAS_SYNCFS {
-        syncfs(root)
-    } else {
-        dirs.iter().try_for_each(|d| sync_dir(d))
     }
 }
 

@@ -17,7 +17,7 @@ pub const MANIFEST: &str = ".meshrender/owned.json";
 /// removed once the manifest is written: after an interruption, the next run knows every
 /// file it finds with these bytes as its own (a first render included) and finishes the job.
 pub const PENDING: &str = ".meshrender/pending.json";
-use crate::fsutil::{BatchFile, TMP_SUFFIX, write_atomic, write_batch};
+use crate::fsutil::{Batch, TMP_SUFFIX, write_atomic};
 
 pub use crate::digest::sha256_hex;
 
@@ -373,6 +373,18 @@ pub fn apply(
     analysis: &Analysis,
     rendered: &BTreeMap<String, RenderedFile>,
 ) -> Result<ApplyReport, OutputError> {
+    apply_with_progress(out, analysis, rendered, |_| {})
+}
+
+/// [`apply`], calling `staged(cluster)` as soon as the last file of that cluster is staged
+/// (its new bytes written to temp files, or deleted): progress as it happens. Everything
+/// staged becomes durable together, in [`fsutil::Batch::commit`], before this returns.
+pub fn apply_with_progress(
+    out: &Path,
+    analysis: &Analysis,
+    rendered: &BTreeMap<String, RenderedFile>,
+    mut staged: impl FnMut(&str),
+) -> Result<ApplyReport, OutputError> {
     std::fs::create_dir_all(out).map_err(|e| io(out, e))?;
     remove_stale_temps(out)?;
     let touches = analysis
@@ -384,8 +396,17 @@ pub fn apply(
         write_atomic(&p, &analysis.manifest.to_bytes(), 0o644).map_err(|err| io(&p, err))?;
     }
     let mut report = ApplyReport::default();
-    let mut batch = Vec::new();
-    for e in &analysis.entries {
+    let mut batch = Batch::new(out);
+    // the index of the last entry of each cluster's directory (its few gitops/ files follow)
+    let mut last: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, e) in analysis.entries.iter().enumerate() {
+        if let Some(c) = &e.cluster
+            && e.path.starts_with("clusters/")
+        {
+            last.insert(c.as_str(), i);
+        }
+    }
+    for (i, e) in analysis.entries.iter().enumerate() {
         if e.removing {
             let p = out.join(&e.path);
             std::fs::remove_file(&p).map_err(|err| io(&p, err))?;
@@ -403,17 +424,21 @@ pub fn apply(
             report.unchanged.push(e.path.clone());
         } else {
             let f = &rendered[&e.path];
-            batch.push(BatchFile {
-                path: out.join(&e.path),
-                bytes: &f.bytes,
-                mode: if f.secret { 0o600 } else { 0o644 },
-            });
+            let p = out.join(&e.path);
+            batch
+                .stage(&p, &f.bytes, if f.secret { 0o600 } else { 0o644 })
+                .map_err(|err| io(&p, err))?;
             report.written.push(e.path.clone());
+        }
+        if let Some(c) = &e.cluster
+            && last.get(c.as_str()) == Some(&i)
+        {
+            staged(c);
         }
     }
     // Every changed file at once: two durability barriers in all, not one fsync per file
     // (fsutil's module docs give the reasoning); the manifest follows, last.
-    write_batch(out, &batch).map_err(|err| io(out, err))?;
+    batch.commit().map_err(|err| io(out, err))?;
     if analysis.manifest_changed {
         let p = out.join(MANIFEST);
         write_atomic(&p, &analysis.manifest.to_bytes(), 0o644).map_err(|err| io(&p, err))?;

@@ -55,26 +55,9 @@ pub(super) fn run(
             display(out)
         );
     }
-    let report =
-        output::apply(out, &p.analysis, &p.files).map_err(|e| Error::Message(e.to_string()))?;
-    if format == Format::Json {
-        for e in &p.analysis.entries {
-            let status = if e.removing {
-                "deleted"
-            } else if e.status == Status::Unchanged {
-                "unchanged"
-            } else {
-                "written"
-            };
-            event(status, &e.path, &e.cluster);
-        }
-        println!(
-            "{}",
-            json!({"event": "summary", "result": "ok", "written": report.written.len(),
-                   "deleted": report.deleted.len(), "unchanged": report.unchanged.len()})
-        );
-    }
-    // One progress line per cluster, including clusters removed from the spec.
+    // One progress line per cluster, printed as soon as that cluster's files are staged
+    // (the whole render becomes durable together at the end), then the clusters removed from
+    // the spec.
     let mut per_cluster: BTreeMap<String, [usize; 3]> = BTreeMap::new();
     for c in &p.mesh.clusters {
         if scope.as_ref().is_none_or(|s| s.contains(&c.name)) {
@@ -93,11 +76,7 @@ pub(super) fn run(
         };
         n[i] += 1;
     }
-    for (name, [written, unchanged, deleted]) in per_cluster {
-        if p.mesh.cluster(&name).is_none() {
-            eprintln!("{name}: removed from the spec ({deleted} files deleted)");
-            continue;
-        }
+    let line = |name: &str, [written, unchanged, deleted]: [usize; 3]| {
         let mut line = format!(
             "{name}: {} files ({written} written, {unchanged} unchanged",
             written + unchanged
@@ -106,7 +85,44 @@ pub(super) fn run(
             line.push_str(&format!(", {deleted} deleted"));
         }
         line.push(')');
-        eprintln!("{line}");
+        line
+    };
+    let mut shown = BTreeSet::new();
+    let report = output::apply_with_progress(out, &p.analysis, &p.files, |c| {
+        if p.mesh.cluster(c).is_some()
+            && let Some(n) = per_cluster.get(c)
+        {
+            eprintln!("{}", line(c, *n));
+            shown.insert(c.to_owned());
+        }
+    })
+    .map_err(|e| Error::Message(e.to_string()))?;
+    for (name, n) in &per_cluster {
+        if shown.contains(name) {
+            continue;
+        }
+        if p.mesh.cluster(name).is_none() {
+            eprintln!("{name}: removed from the spec ({} files deleted)", n[2]);
+        } else {
+            eprintln!("{}", line(name, *n));
+        }
+    }
+    if format == Format::Json {
+        for e in &p.analysis.entries {
+            let status = if e.removing {
+                "deleted"
+            } else if e.status == Status::Unchanged {
+                "unchanged"
+            } else {
+                "written"
+            };
+            event(status, &e.path, &e.cluster);
+        }
+        println!(
+            "{}",
+            json!({"event": "summary", "result": "ok", "written": report.written.len(),
+                   "deleted": report.deleted.len(), "unchanged": report.unchanged.len()})
+        );
     }
     Ok(ExitCode::Ok)
 }

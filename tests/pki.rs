@@ -1502,15 +1502,28 @@ fn pki_status_lists_every_certificate() {
         assert!(line.ends_with(r["fingerprint"].as_str().unwrap()), "{line}");
     }
 
-    // A missing intermediate shows as such; status never generates it.
+    // --fail-within: exit 1 when a certificate expires within that many days
+    let o = run(&d, &["pki", "status", "mesh.yaml", "--fail-within", "30"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("expiring: pki/c1/ca-cert.pem within 30 days"),
+        "{}",
+        stderr(&o)
+    );
+    ok(&d, &["pki", "status", "mesh.yaml", "--fail-within", "10"]);
+
+    // A missing intermediate shows as such, and fails status (exit 1); status never
+    // generates it.
     std::fs::remove_dir_all(pki.join("c3")).unwrap();
-    let o = ok(&d, &["pki", "status", "mesh.yaml", "--format", "json"]);
+    let o = run(&d, &["pki", "status", "mesh.yaml", "--format", "json"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
     let rows: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     let c3 = &rows.as_array().unwrap()[3];
     assert_eq!(c3["owner"], "c3");
     assert_eq!(c3["present"], false);
     assert!(c3["daysLeft"].is_null());
-    let o = ok(&d, &["pki", "status", "mesh.yaml"]);
+    let o = run(&d, &["pki", "status", "mesh.yaml"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(
         stdout(&o).contains("missing: pki/c3/ca-cert.pem"),
         "{}",

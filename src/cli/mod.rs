@@ -151,12 +151,18 @@ pub enum Command {
 #[derive(Subcommand, Debug)]
 pub enum PkiCommand {
     /// Show every certificate of pki.dir: subject, key, serial, expiry, fingerprint
+    ///
+    /// Exits 1 when a certificate is missing or has a problem, or (with --fail-within) expires
+    /// within that many days: `meshrender pki status mesh.yaml --fail-within 30` in a nightly job.
     Status {
         /// The topology spec file
         spec: PathBuf,
         /// Output format of the certificate list
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// Exit 1 if any certificate expires within DAYS days (e.g. 30)
+        #[arg(long, value_name = "DAYS")]
+        fail_within: Option<u32>,
     },
     /// Issue a new intermediate for one cluster (the old one is kept as a backup)
     RotateIntermediate {

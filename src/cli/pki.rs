@@ -8,7 +8,11 @@ use crate::{Failure, clusters_needing_ca, load_mesh, model};
 
 pub(super) fn run(c: PkiCommand) -> Result<ExitCode> {
     match c {
-        PkiCommand::Status { spec, format } => status(&spec, format),
+        PkiCommand::Status {
+            spec,
+            format,
+            fail_within,
+        } => status(&spec, format, fail_within),
         PkiCommand::RotateIntermediate { spec, cluster } => rotate(&spec, |m, cs| {
             if !cs.contains(&cluster) {
                 return Err(pki::err(format!(
@@ -51,7 +55,7 @@ fn rotate(
     Ok(ExitCode::Ok)
 }
 
-fn status(spec: &Path, format: Format) -> Result<ExitCode> {
+fn status(spec: &Path, format: Format, fail_within: Option<u32>) -> Result<ExitCode> {
     let (mesh, warnings) = load_mesh(spec, &display(spec))?;
     warn(&warnings);
     if let model::CaBackend::CertManager { kind, name } = &mesh.ca_backend {
@@ -76,6 +80,7 @@ fn status(spec: &Path, format: Format) -> Result<ExitCode> {
         ),
         Format::Text => print!("{}", pki::status::table(&rows)),
     }
+    let mut failing = false;
     for r in &rows {
         if let Some(days) = r.days_left
             && days < pki::status::WARN_DAYS
@@ -86,6 +91,24 @@ fn status(spec: &Path, format: Format) -> Result<ExitCode> {
                 r.not_after.as_deref().unwrap_or("?")
             );
         }
+        if !r.present || r.problem.is_some() {
+            eprintln!(
+                "problem: {}: {}",
+                r.file,
+                r.problem.as_deref().unwrap_or("missing")
+            );
+            failing = true;
+        }
+        if let (Some(limit), Some(days)) = (fail_within, r.days_left)
+            && days < i64::from(limit)
+        {
+            eprintln!("expiring: {} within {limit} days ({days} left)", r.file);
+            failing = true;
+        }
     }
-    Ok(ExitCode::Ok)
+    Ok(if failing {
+        ExitCode::Drift
+    } else {
+        ExitCode::Ok
+    })
 }

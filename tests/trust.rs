@@ -187,6 +187,21 @@ fn symlinks_inside_the_output_are_not_followed() {
         "precious"
     );
     assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 1);
+    // a file link too (it is never read, written or deleted through)
+    std::fs::remove_file(&c2).unwrap();
+    assert_eq!(code(&run(&d, &["render", "mesh.yaml", "-o", "out"])), 0);
+    let readme = d.join("out/README.md");
+    std::fs::remove_file(&readme).unwrap();
+    std::os::unix::fs::symlink(elsewhere.join("namespace.yaml"), &readme).unwrap();
+    for cmd in ["render", "check"] {
+        let o = run(&d, &[cmd, "mesh.yaml", "-o", "out"]);
+        assert_eq!(code(&o), 2, "{cmd}: {}", stderr(&o));
+        assert!(stderr(&o).contains("symbolic link"), "{}", stderr(&o));
+    }
+    assert_eq!(
+        std::fs::read_to_string(elsewhere.join("namespace.yaml")).unwrap(),
+        "precious"
+    );
 }
 
 /// `pki.dir` inside the output directory is an error, even with `--force`.

@@ -237,7 +237,13 @@ fn flux_order(label: &str, tree: &Tree, mesh_path: &str) -> Order {
                 continue;
             }
             let name = ks["metadata"]["name"].as_str().unwrap().to_owned();
-            assert_eq!(ks["spec"]["wait"], true, "{label}: {name} waits for health");
+            assert!(
+                ks["spec"]["wait"] == true
+                    || ks["spec"]["healthChecks"]
+                        .as_array()
+                        .is_some_and(|h| !h.is_empty()),
+                "{label}: {name} waits for health"
+            );
             let deps: Vec<String> = ks["spec"]["dependsOn"]
                 .as_array()
                 .into_iter()
@@ -325,6 +331,25 @@ fn check_arrows(order: &Order, tree: &Tree, failures: &mut Vec<String>) -> (usiz
         .filter_map(|k| k.split_once('/').map(|(c, _)| c.to_owned()))
         .collect();
     let mut remotes = 0;
+    let token_ids = |cl: &str| -> Vec<String> {
+        order
+            .places
+            .keys()
+            .filter(|(c, i)| {
+                c == cl
+                    && (i.starts_with("PushSecret/")
+                        || i.as_str()
+                            == "Secret/istio-reader-service-account-istio-remote-secret-token")
+            })
+            .map(|(_, i)| i.clone())
+            .collect()
+    };
+    let control_plane_of = |r: &str| -> Option<String> {
+        let ns = &docs(tree, &format!("clusters/{r}/namespace.yaml"))[0];
+        ns["metadata"]["annotations"]["topology.istio.io/controlPlaneClusters"]
+            .as_str()
+            .map(str::to_owned)
+    };
     for c in &clusters {
         let ns = "Namespace/istio-system";
         let objects: Vec<String> = order
@@ -334,9 +359,10 @@ fn check_arrows(order: &Order, tree: &Tree, failures: &mut Vec<String>) -> (usiz
             .map(|(_, i)| i.clone())
             .collect();
         let cacerts = objects.iter().find(|i| i.ends_with("/cacerts")).cloned();
+        // 1. ns → cacerts → base → istiod (→ cni → ztunnel) → gateway → exposure
         let mut chain: Vec<String> = vec![ns.to_owned()];
         chain.extend(cacerts.clone());
-        for chart in ["base", "istiod", "cni", "ztunnel", "gateway"] {
+        for chart in ["base", "istiod", "cni", "ztunnel"] {
             let k = format!("chart/{chart}");
             if objects.contains(&k) {
                 chain.push(k);
@@ -350,27 +376,53 @@ fn check_arrows(order: &Order, tree: &Tree, failures: &mut Vec<String>) -> (usiz
         for w in chain.windows(2) {
             arrow((c, &w[0]), (c, &w[1]), failures);
         }
-        let last = chain.last().unwrap().clone();
-        for o in &objects {
-            if !chain.contains(o) {
-                arrow((c, &last), (c, o), failures);
-            }
+        let core_last = chain.last().unwrap().clone();
+        let gateway = objects.iter().find(|o| *o == "chart/gateway").cloned();
+        if let Some(g) = &gateway {
+            arrow((c, &core_last), (c, g), failures);
         }
-        // 2. a remote's namespace (annotated with this primary) before this primary's
-        // remote secret for it
         for o in &objects {
-            let Some(remote) = o
+            if chain.contains(o) || gateway.as_ref() == Some(o) {
+                continue;
+            }
+            if token_ids(c).contains(o) {
+                // the reader token (its service account comes with base), and its push
+                arrow((c, "chart/base"), (c, o), failures);
+            } else if let Some(peer) = o
                 .strip_prefix("ExternalSecret/istio-remote-secret-")
                 .or_else(|| o.strip_prefix("Secret/istio-remote-secret-"))
-            else {
-                continue;
-            };
-            let remote_ns = &docs(tree, &format!("clusters/{remote}/namespace.yaml"))[0];
-            if remote_ns["metadata"]["annotations"]["topology.istio.io/controlPlaneClusters"]
-                == c.as_str()
             {
-                remotes += 1;
-                arrow((remote, ns), (c, o), failures);
+                arrow((c, &core_last), (c, o), failures);
+                // the peer's token is in the store (pushed) before the secret that reads it
+                for t in token_ids(peer) {
+                    arrow((peer, &t), (c, o), failures);
+                }
+                // 2. a remote's namespace (annotated with this primary) before this primary's
+                // remote secret for it
+                if control_plane_of(peer).as_deref() == Some(c.as_str()) {
+                    remotes += 1;
+                    arrow((peer, ns), (c, o), failures);
+                }
+            } else {
+                let after = gateway.clone().unwrap_or_else(|| core_last.clone());
+                arrow((c, &after), (c, o), failures);
+            }
+        }
+        // a remote's gateway pods are injected by its primary: the primary holds the
+        // remote's secret and exposes istiod before the remote's gateway is installed
+        if let (Some(p), Some(g)) = (control_plane_of(c), &gateway) {
+            let secret = order
+                .places
+                .keys()
+                .find(|(cl, i)| cl == &p && i.ends_with(&format!("istio-remote-secret-{c}")))
+                .map(|(_, i)| i.clone());
+            if let Some(sec) = secret {
+                arrow((&p, &sec), (c, g), failures);
+            }
+            for expose in ["Gateway/istiod-gateway"] {
+                if order.place(&p, expose).is_some() {
+                    arrow((&p, expose), (c, g), failures);
+                }
             }
         }
     }

@@ -724,7 +724,7 @@ fn every_chart_the_gitops_objects_install_renders_with_istios_charts() {
                     ));
                 }
             }
-            if path.ends_with("/istio/helmreleases.yaml") {
+            if path.ends_with("/helmreleases.yaml") {
                 for r in yaml_docs(&text) {
                     let spec = &r["spec"];
                     let secret = spec["kubeConfig"]["secretRef"]["name"].as_str().unwrap();

@@ -1262,9 +1262,12 @@ fn flux_pins_charts_and_skips_only_the_broken_gateway_schema() {
         "oci://ghcr.io/istio/release/charts"
     );
     for cluster in ["cluster1", "cluster2"] {
-        let releases = yaml_docs(&text(&format!(
+        let mut releases = yaml_docs(&text(&format!(
             "gitops/flux/clusters/{cluster}/istio/helmreleases.yaml"
         )));
+        releases.extend(yaml_docs(&text(&format!(
+            "gitops/flux/clusters/{cluster}/gateway/helmreleases.yaml"
+        ))));
         assert_eq!(releases.len(), 3, "{cluster}");
         for r in &releases {
             let chart = r["spec"]["chart"]["spec"]["chart"].as_str().unwrap();
@@ -1289,7 +1292,7 @@ fn flux_pins_charts_and_skips_only_the_broken_gateway_schema() {
     // 1.26.4 has the fixed schema
     let fixed = render_variant(PRIMARY_REMOTE, gitops_at("1.26", "1.26.4"));
     assert!(
-        !String::from_utf8_lossy(&fixed["gitops/flux/clusters/cluster1/istio/helmreleases.yaml"])
+        !String::from_utf8_lossy(&fixed["gitops/flux/clusters/cluster1/gateway/helmreleases.yaml"])
             .contains("disableSchemaValidation")
     );
 }

@@ -1,22 +1,28 @@
 //! `gitops/`: Argo CD and Flux objects that install and connect the whole mesh from Git
 //! (DESIGN §8), Istio's charts included.
 //!
-//! Both consumers get the same graph, computed here once. Per cluster three stages:
-//! *foundation* (`namespace.yaml`, `cacerts.yaml`), *istio* (the charts `base` → `istiod`
-//! (→ `cni` → `ztunnel`) → east-west `gateway`, with the values of `install/helm/`), *mesh*
-//! (everything else of `clusters/<name>/`: exposure, reader token, remote secrets, the ambient
-//! east-west Gateway). The arrows: foundation → istio → mesh in each cluster; a remote's
-//! foundation (its namespace carries `topology.istio.io/controlPlaneClusters`, which istiod
-//! reads once, when it registers the remote's secret: ISTIO-FACTS §9.1 #2) → its primary's
-//! mesh (which holds the remote secret); a primary's mesh (istiod exposed) → its remotes'
-//! istio (their gateway pods are injected by the primary).
+//! Both consumers get the same graph, computed here once. Per cluster up to six stages:
+//! *foundation* (`namespace.yaml`, `cacerts.yaml`), *istio* (charts `base` → `istiod`
+//! (→ `cni` → `ztunnel`), values of `install/helm/`), *token* (`reader-token*.yaml`: the
+//! reader token, and its PushSecret), *links* (`remote-secret-*.yaml`), *gateway* (the
+//! east-west `gateway` chart), *exposure* (everything else: exposure Gateways, the ambient
+//! east-west Gateway). The arrows:
+//! - foundation → istio → gateway → exposure, and base → token, istio → links, per cluster;
+//! - a peer's token (pushed to the store) and foundation (a remote's namespace carries
+//!   `topology.istio.io/controlPlaneClusters`, which istiod reads once, when it registers the
+//!   remote's secret: ISTIO-FACTS §9.1 #2) → the links of every primary that reads it;
+//! - a primary's links (the remote's secret) and exposure (istiod exposed) → its remotes'
+//!   gateway, whose pods the primary injects (Istio's guide installs the remote's gateway
+//!   after attaching the remote). This is where meshrender follows Istio rather than the
+//!   contract's "east-west gateway → reader token, remote secrets" on a remote, which could
+//!   never converge (the primary cannot serve the remote's gateway before it has its secret).
 //!
 //! Argo CD: one root Application (`gitops/argocd/root.yaml`, applied once) over
-//! `gitops/argocd/apps/`, with one Application per stage and chart, ordered by sync waves =
-//! the longest path to it in the graph. Flux: per cluster three Kustomizations chained with
-//! `dependsOn` and `wait`, whose paths are kustomization roots under `gitops/flux/clusters/`
-//! (foundation and mesh reference the files of `clusters/<name>/`: Flux builds without
-//! kustomize's load restrictions, inside the source). Every object is named after the meshID.
+//! `gitops/argocd/apps/`, one Application per stage and chart, ordered by sync waves = the
+//! longest path to it. Flux: per cluster one Kustomization per stage, `dependsOn` carrying the
+//! arrows and `wait` the health; their paths are roots under `gitops/flux/clusters/` (the
+//! stages of `clusters/<name>/` reference its files: Flux builds without kustomize's load
+//! restrictions, inside the source). Every object is named after the meshID.
 
 use std::collections::BTreeMap;
 
@@ -82,14 +88,20 @@ struct Chart<'a> {
 /// Everything the GitOps objects of one cluster are made from.
 struct ClusterFlow<'a> {
     c: &'a Cluster,
-    /// Applied files of `clusters/<name>/` in the foundation stage, and the rest.
+    /// Applied files of `clusters/<name>/`, by stage.
     foundation: Vec<String>,
-    rest: Vec<String>,
+    token: Vec<String>,
+    links: Vec<String>,
+    exposure: Vec<String>,
+    /// `base`, `istiod` (, `cni`, `ztunnel`).
     charts: Vec<Chart<'a>>,
+    /// The east-west `gateway` chart.
+    gateway: Option<Chart<'a>>,
     /// The primary of a remote.
     primary: Option<&'a str>,
-    /// The remotes this primary serves.
+    /// The remotes this primary serves, and the clusters it reads.
     serves: &'a [String],
+    reads: Vec<String>,
 }
 
 /// A node of the convergence graph.
@@ -97,31 +109,79 @@ struct ClusterFlow<'a> {
 enum Node {
     Foundation(String),
     Chart(String, usize),
-    Mesh(String),
+    Token(String),
+    Links(String),
+    Gateway(String),
+    Exposure(String),
 }
 
-/// The arrows into each node (app-level, as Argo CD orders them).
+/// The arrows into each node that exists (a stage with nothing in it does not), as Argo CD
+/// orders them: an arrow through a missing node is drawn to that node's own predecessors.
 fn graph(flows: &[ClusterFlow]) -> BTreeMap<Node, Vec<Node>> {
-    let mut preds: BTreeMap<Node, Vec<Node>> = BTreeMap::new();
+    let mut want: BTreeMap<Node, Vec<Node>> = BTreeMap::new();
+    let mut exists = std::collections::BTreeSet::new();
     for f in flows {
-        let name = f.c.name.clone();
-        preds.entry(Node::Foundation(name.clone())).or_default();
-        let mut last = Node::Foundation(name.clone());
+        let n = f.c.name.clone();
+        let found = Node::Foundation(n.clone());
+        exists.insert(found.clone());
+        want.insert(found.clone(), Vec::new());
+        let mut last = found.clone();
         for i in 0..f.charts.len() {
-            let mut p = vec![last.clone()];
-            if i == 0
-                && let Some(primary) = f.primary
-            {
-                p.push(Node::Mesh(primary.to_owned()));
-            }
-            preds.insert(Node::Chart(name.clone(), i), p);
-            last = Node::Chart(name.clone(), i);
+            want.insert(Node::Chart(n.clone(), i), vec![last.clone()]);
+            exists.insert(Node::Chart(n.clone(), i));
+            last = Node::Chart(n.clone(), i);
         }
-        let mut p = vec![last];
-        p.extend(f.serves.iter().map(|r| Node::Foundation(r.clone())));
-        preds.insert(Node::Mesh(name), p);
+        let base = if f.charts.is_empty() {
+            found.clone()
+        } else {
+            Node::Chart(n.clone(), 0)
+        };
+        want.insert(Node::Token(n.clone()), vec![base]);
+        let mut links = vec![last.clone()];
+        links.extend(f.reads.iter().map(|r| Node::Token(r.clone())));
+        links.extend(f.serves.iter().map(|r| Node::Foundation(r.clone())));
+        want.insert(Node::Links(n.clone()), links);
+        let mut gw = vec![last.clone()];
+        if let Some(p) = f.primary {
+            gw.push(Node::Links(p.to_owned()));
+            gw.push(Node::Exposure(p.to_owned()));
+        }
+        want.insert(Node::Gateway(n.clone()), gw);
+        want.insert(Node::Exposure(n.clone()), vec![Node::Gateway(n.clone())]);
+        for (node, present) in [
+            (Node::Token(n.clone()), !f.token.is_empty()),
+            (Node::Links(n.clone()), !f.links.is_empty()),
+            (Node::Gateway(n.clone()), f.gateway.is_some()),
+            (Node::Exposure(n.clone()), !f.exposure.is_empty()),
+        ] {
+            if present {
+                exists.insert(node);
+            }
+        }
     }
-    preds
+    // resolve arrows through missing nodes
+    fn resolve(
+        n: &Node,
+        want: &BTreeMap<Node, Vec<Node>>,
+        exists: &std::collections::BTreeSet<Node>,
+        out: &mut std::collections::BTreeSet<Node>,
+    ) {
+        for p in want.get(n).into_iter().flatten() {
+            if exists.contains(p) {
+                out.insert(p.clone());
+            } else {
+                resolve(p, want, exists, out);
+            }
+        }
+    }
+    exists
+        .iter()
+        .map(|n| {
+            let mut preds = std::collections::BTreeSet::new();
+            resolve(n, &want, &exists, &mut preds);
+            (n.clone(), preds.into_iter().collect())
+        })
+        .collect()
 }
 
 /// Sync wave of every node: the length of the longest path to it (the graph is acyclic: a
@@ -182,10 +242,22 @@ fn cluster_flow<'a>(
         .map(str::to_owned)
         .collect();
     applied.sort();
-    let (foundation, rest) = applied
-        .into_iter()
-        .partition(|p| FOUNDATION.contains(&p.as_str()));
+    let (mut foundation, mut token, mut links, mut exposure) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for p in applied {
+        let stage = if FOUNDATION.contains(&p.as_str()) {
+            &mut foundation
+        } else if p.starts_with("reader-token") {
+            &mut token
+        } else if p.starts_with("remote-secret-") {
+            &mut links
+        } else {
+            &mut exposure
+        };
+        stage.push(p);
+    }
     let mut charts = Vec::new();
+    let mut gateway = None;
     if let Some(h) = h {
         let istiod_release = match &x.mesh.revision {
             Some(r) => format!("istiod-{r}"),
@@ -218,7 +290,7 @@ fn cluster_flow<'a>(
             });
         }
         if let Some(gw) = &h.gateway {
-            charts.push(Chart {
+            gateway = Some(Chart {
                 chart: "gateway",
                 release: "istio-eastwestgateway".into(),
                 values: gw,
@@ -232,10 +304,14 @@ fn cluster_flow<'a>(
     ClusterFlow {
         c,
         foundation,
-        rest,
+        token,
+        links,
+        exposure,
         charts,
+        gateway,
         primary: c.control_plane(),
         serves: &f.serves,
+        reads: f.reads.iter().cloned().collect(),
     }
 }
 
@@ -322,52 +398,62 @@ fn plan_argocd(files: &mut Files, g: &Gitops, a: &crate::model::ArgoCd, flows: &
             path: g.repo_path("gitops/argocd/apps"),
         },
     );
+    let chart_app = |name: &str, node: Node, ch: &Chart| App {
+        name: format!("{mesh_name}-{name}-{}", ch.chart),
+        wave: wave[&node],
+        directory: None,
+        chart: Some(AppChart {
+            repo_url: argocd_chart_repo(mesh),
+            chart: ch.chart,
+            // validate guarantees a chart version when Helm values exist and GitOps installs
+            // them; an empty one is refused by Argo CD, never guessed
+            version: mesh.charts.version.clone().unwrap_or_default(),
+            release: ch.release.clone(),
+            skip_schema: ch.skip_schema,
+            values: ch.values.clone(),
+        }),
+        // istiod rewrites the webhooks the base and istiod charts create
+        ignore_webhooks: matches!(ch.chart, "base" | "istiod"),
+    };
     for f in flows {
         let name = &f.c.name;
         let cluster_path = g.repo_path(&format!("clusters/{name}"));
-        let mut apps = vec![App {
-            name: format!("{mesh_name}-{name}-foundation"),
-            wave: wave[&Node::Foundation(name.clone())],
+        let dir_app = |stage: &str, node: Node, list: &[String]| App {
+            name: format!("{mesh_name}-{name}-{stage}"),
+            wave: wave[&node],
             directory: Some(Directory {
                 path: cluster_path.clone(),
-                include: Some(glob(&f.foundation)),
+                include: Some(glob(list)),
                 exclude: None,
             }),
             chart: None,
             ignore_webhooks: false,
-        }];
+        };
+        let mut apps = vec![dir_app(
+            "foundation",
+            Node::Foundation(name.clone()),
+            &f.foundation,
+        )];
         for (i, ch) in f.charts.iter().enumerate() {
-            apps.push(App {
-                name: format!("{mesh_name}-{name}-{}", ch.chart),
-                wave: wave[&Node::Chart(name.clone(), i)],
-                directory: None,
-                chart: Some(AppChart {
-                    repo_url: argocd_chart_repo(mesh),
-                    chart: ch.chart,
-                    // validate guarantees a chart version when Helm values exist and GitOps
-                    // installs them; an empty one is refused by Argo CD, never guessed
-                    version: mesh.charts.version.clone().unwrap_or_default(),
-                    release: ch.release.clone(),
-                    skip_schema: ch.skip_schema,
-                    values: ch.values.clone(),
-                }),
-                // istiod rewrites the webhooks the base and istiod charts create
-                ignore_webhooks: matches!(ch.chart, "base" | "istiod"),
-            });
+            apps.push(chart_app(name, Node::Chart(name.clone(), i), ch));
         }
-        let mut exclude = f.foundation.clone();
-        exclude.push("kustomization.yaml".into());
-        apps.push(App {
-            name: format!("{mesh_name}-{name}-mesh"),
-            wave: wave[&Node::Mesh(name.clone())],
-            directory: Some(Directory {
-                path: cluster_path,
-                include: None,
-                exclude: Some(glob(&exclude)),
-            }),
-            chart: None,
-            ignore_webhooks: false,
-        });
+        if !f.token.is_empty() {
+            apps.push(dir_app("token", Node::Token(name.clone()), &f.token));
+        }
+        if !f.links.is_empty() {
+            apps.push(dir_app("links", Node::Links(name.clone()), &f.links));
+        }
+        if let Some(gw) = &f.gateway {
+            apps.push(chart_app(name, Node::Gateway(name.clone()), gw));
+        }
+        if !f.exposure.is_empty() {
+            apps.push(dir_app(
+                "exposure",
+                Node::Exposure(name.clone()),
+                &f.exposure,
+            ));
+        }
+        apps.sort_by_key(|a| a.wave);
         files.add(
             format!("gitops/argocd/apps/{name}.yaml"),
             Some(name),
@@ -429,8 +515,9 @@ fn plan_flux(files: &mut Files, g: &Gitops, fx: &crate::model::Flux, flows: &[Cl
         },
     );
     let mut resources = vec!["sources.yaml".to_owned()];
+    let graph = graph(flows);
     for f in flows {
-        plan_flux_cluster(files, g, fx, f);
+        plan_flux_cluster(files, g, fx, f, &graph);
         resources.push(format!("{}.yaml", f.c.name));
     }
     resources[1..].sort();
@@ -456,6 +543,8 @@ struct Stage {
     remote: bool,
     depends_on: Vec<String>,
     timeout: &'static str,
+    /// `cacerts` must exist (not just its ExternalSecret or Certificate) before istiod.
+    cacerts_health: bool,
 }
 
 #[derive(Serialize)]
@@ -494,42 +583,78 @@ struct HelmReleases<'a> {
     chain: String,
 }
 
-fn plan_flux_cluster(files: &mut Files, g: &Gitops, fx: &crate::model::Flux, f: &ClusterFlow) {
+/// The stage name of a node (its Flux Kustomization is `<mesh>-<cluster>-<stage>`).
+fn stage_of(n: &Node) -> (&str, &'static str) {
+    match n {
+        Node::Foundation(c) => (c, "foundation"),
+        Node::Chart(c, _) => (c, "istio"),
+        Node::Token(c) => (c, "token"),
+        Node::Links(c) => (c, "links"),
+        Node::Gateway(c) => (c, "gateway"),
+        Node::Exposure(c) => (c, "exposure"),
+    }
+}
+
+fn plan_flux_cluster(
+    files: &mut Files,
+    g: &Gitops,
+    fx: &crate::model::Flux,
+    f: &ClusterFlow,
+    graph: &BTreeMap<Node, Vec<Node>>,
+) {
     let mesh = files.mesh;
     let c = f.c;
     let cluster = Some(c.name.as_str());
     let kubeconfig_secret = format!("{}-kubeconfig", c.name);
     let stage_dir = |stage: &str| format!("gitops/flux/clusters/{}/{stage}", c.name);
-    let name = |cluster: &str, stage: &str| flux_name(&mesh.mesh_id, cluster, stage);
-    let mut istio_after = vec![name(&c.name, "foundation")];
-    if let Some(p) = f.primary {
-        istio_after.push(name(p, "mesh"));
+    // The Kustomizations a stage depends on: the stages of its nodes' predecessors (charts of
+    // one cluster share the istio stage, chained inside it by HelmRelease dependsOn).
+    let mut stages: Vec<Stage> = Vec::new();
+    let nodes: Vec<&Node> = graph.keys().filter(|n| stage_of(n).0 == c.name).collect();
+    let mut order: Vec<&'static str> = Vec::new();
+    let mut deps: BTreeMap<&'static str, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for n in &nodes {
+        let (_, stage) = stage_of(n);
+        if !order.contains(&stage) {
+            order.push(stage);
+        }
+        let d = deps.entry(stage).or_default();
+        for p in &graph[*n] {
+            let (pc, ps) = stage_of(p);
+            if !(pc == c.name && ps == stage) {
+                d.insert(flux_name(&mesh.mesh_id, pc, ps));
+            }
+        }
     }
-    let mut mesh_after = vec![name(&c.name, "istio")];
-    mesh_after.extend(f.serves.iter().map(|r| name(r, "foundation")));
-    let stages = vec![
-        Stage {
-            name: name(&c.name, "foundation"),
-            path: format!("./{}", g.repo_path(&stage_dir("foundation"))),
-            remote: true,
-            depends_on: Vec::new(),
-            timeout: "5m",
-        },
-        Stage {
-            name: name(&c.name, "istio"),
-            path: format!("./{}", g.repo_path(&stage_dir("istio"))),
-            remote: false,
-            depends_on: istio_after,
-            timeout: "15m",
-        },
-        Stage {
-            name: name(&c.name, "mesh"),
-            path: format!("./{}", g.repo_path(&stage_dir("mesh"))),
-            remote: true,
-            depends_on: mesh_after,
-            timeout: "5m",
-        },
-    ];
+    let rank = |s: &str| {
+        [
+            "foundation",
+            "istio",
+            "token",
+            "links",
+            "gateway",
+            "exposure",
+        ]
+        .iter()
+        .position(|x| *x == s)
+        .unwrap_or(9)
+    };
+    order.sort_by_key(|s| rank(s));
+    for stage in &order {
+        stages.push(Stage {
+            name: flux_name(&mesh.mesh_id, &c.name, stage),
+            path: format!("./{}", g.repo_path(&stage_dir(stage))),
+            remote: !matches!(*stage, "istio" | "gateway"),
+            depends_on: deps.remove(stage).unwrap_or_default().into_iter().collect(),
+            timeout: if matches!(*stage, "istio" | "gateway") {
+                "15m"
+            } else {
+                "5m"
+            },
+            cacerts_health: *stage == "foundation"
+                && f.foundation.iter().any(|p| p == "cacerts.yaml"),
+        });
+    }
     files.add(
         format!("gitops/flux/{}.yaml", c.name),
         cluster,
@@ -542,55 +667,74 @@ fn plan_flux_cluster(files: &mut Files, g: &Gitops, fx: &crate::model::Flux, f: 
             stages,
         },
     );
-    // The foundation and mesh roots list the files of clusters/<name>/ (from 5 levels down).
+    // The file stages list the files of clusters/<name>/ (from 5 levels down).
     let up = |rel: &String| format!("../../../../../clusters/{}/{rel}", c.name);
-    for (stage, list) in [("foundation", &f.foundation), ("mesh", &f.rest)] {
+    for (stage, list) in [
+        ("foundation", &f.foundation),
+        ("token", &f.token),
+        ("links", &f.links),
+        ("exposure", &f.exposure),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
         files.add(
             format!("{}/kustomization.yaml", stage_dir(stage)),
             cluster,
             "gitops/flux-stage.yaml.j2",
             StageRoot {
-                name: name(&c.name, stage),
+                name: flux_name(&mesh.mesh_id, &c.name, stage),
                 resources: list.iter().map(up).collect(),
             },
         );
     }
-    files.add(
-        format!("{}/kustomization.yaml", stage_dir("istio")),
-        cluster,
-        "gitops/flux-stage.yaml.j2",
-        StageRoot {
-            name: name(&c.name, "istio"),
-            resources: vec!["helmreleases.yaml".into()],
-        },
-    );
-    let mut releases = Vec::new();
-    let mut prev: Option<String> = None;
-    for ch in &f.charts {
-        let rname = format!("{}-{}-{}", object_name(&mesh.mesh_id), c.name, ch.chart);
-        releases.push(Release {
-            name: rname.clone(),
-            release: &ch.release,
-            chart: ch.chart,
-            depends_on: prev.replace(rname),
-            create_namespace: ch.chart == "base",
-            skip_schema: ch.skip_schema,
-            values: ch.values,
-        });
+    let release =
+        |ch: &'_ Chart<'_>| format!("{}-{}-{}", object_name(&mesh.mesh_id), c.name, ch.chart);
+    let mut chart_stages: Vec<(&str, Vec<&Chart>)> = Vec::new();
+    if !f.charts.is_empty() {
+        chart_stages.push(("istio", f.charts.iter().collect()));
     }
-    let chain: Vec<&str> = f.charts.iter().map(|ch| ch.chart).collect();
-    files.add(
-        format!("{}/helmreleases.yaml", stage_dir("istio")),
-        cluster,
-        "gitops/flux-helmreleases.yaml.j2",
-        HelmReleases {
-            namespace: &fx.namespace,
-            kubeconfig_secret: &kubeconfig_secret,
-            // validate guarantees a version whenever `gitops.flux` is set
-            chart_version: mesh.charts.version.as_deref().unwrap_or_default(),
-            charts_source: charts_source_name(&mesh.mesh_id),
-            releases,
-            chain: chain.join(" → "),
-        },
-    );
+    if let Some(gw) = &f.gateway {
+        chart_stages.push(("gateway", vec![gw]));
+    }
+    for (stage, charts) in chart_stages {
+        let mut releases = Vec::new();
+        let mut prev: Option<String> = None;
+        for ch in &charts {
+            let rname = release(ch);
+            releases.push(Release {
+                name: rname.clone(),
+                release: &ch.release,
+                chart: ch.chart,
+                depends_on: prev.replace(rname),
+                create_namespace: ch.chart == "base",
+                skip_schema: ch.skip_schema,
+                values: ch.values,
+            });
+        }
+        let chain: Vec<&str> = charts.iter().map(|ch| ch.chart).collect();
+        files.add(
+            format!("{}/kustomization.yaml", stage_dir(stage)),
+            cluster,
+            "gitops/flux-stage.yaml.j2",
+            StageRoot {
+                name: flux_name(&mesh.mesh_id, &c.name, stage),
+                resources: vec!["helmreleases.yaml".into()],
+            },
+        );
+        files.add(
+            format!("{}/helmreleases.yaml", stage_dir(stage)),
+            cluster,
+            "gitops/flux-helmreleases.yaml.j2",
+            HelmReleases {
+                namespace: &fx.namespace,
+                kubeconfig_secret: &kubeconfig_secret,
+                // validate guarantees a version whenever `gitops.flux` is set
+                chart_version: mesh.charts.version.as_deref().unwrap_or_default(),
+                charts_source: charts_source_name(&mesh.mesh_id),
+                releases,
+                chain: chain.join(" → "),
+            },
+        );
+    }
 }

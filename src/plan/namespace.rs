@@ -28,8 +28,14 @@ pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) {
         ));
     }
     if x.mesh.gitops.is_some() {
-        // Argo CD: the namespace before everything else of the cluster.
+        // Argo CD: the namespace before everything else of the cluster; neither Argo CD nor
+        // Flux ever deletes it (with it would go `cacerts`, and istiod's CA with it).
         annotations.push(("argocd.argoproj.io/sync-wave", "-2".to_owned()));
+        annotations.push((
+            "argocd.argoproj.io/sync-options",
+            "Prune=false,Delete=false".to_owned(),
+        ));
+        annotations.push(("kustomize.toolkit.fluxcd.io/prune", "disabled".to_owned()));
     }
     out.add(
         "namespace.yaml",

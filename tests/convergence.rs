@@ -253,6 +253,14 @@ fn flux_order(label: &str, tree: &Tree, mesh_path: &str) -> Order {
             direct.insert(name.clone(), deps);
             let secret = ks["spec"]["kubeConfig"]["secretRef"]["name"].as_str();
             let dir = in_tree(ks["spec"]["path"].as_str().unwrap(), mesh_path);
+            if !tree.contains_key(&format!("{dir}/kustomization.yaml")) {
+                // another source (the upstream Gateway API CRDs): nothing of this tree
+                assert_eq!(
+                    ks["spec"]["sourceRef"]["kind"], "GitRepository",
+                    "{label}: {name}"
+                );
+                continue;
+            }
             for o in kustomization_objects(tree, &dir) {
                 if o["kind"] == "HelmRelease" {
                     let rel = o["metadata"]["name"].as_str().unwrap().to_owned();

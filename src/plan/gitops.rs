@@ -34,6 +34,13 @@ use super::names::object_name;
 use super::{Applied, Ctx, HEADER, PlannedFile, context};
 use crate::model::{Cluster, Gitops, Mesh};
 
+/// Ambient needs the Gateway API CRDs in every cluster before Istio (ISTIO-FACTS §9.3):
+/// GitOps installs them from the upstream repository, at the release the Sail Operator's
+/// multicluster guide uses, before each cluster's foundation.
+const GATEWAY_API_REPO: &str = "https://github.com/kubernetes-sigs/gateway-api";
+const GATEWAY_API_VERSION: &str = "v1.4.1";
+const GATEWAY_API_PATH: &str = "config/crd/standard";
+
 /// The foundation files of a cluster: applied before anything else, and before istiod.
 const FOUNDATION: [&str; 2] = ["namespace.yaml", "cacerts.yaml"];
 
@@ -102,11 +109,14 @@ struct ClusterFlow<'a> {
     /// The remotes this primary serves, and the clusters it reads.
     serves: &'a [String],
     reads: Vec<String>,
+    /// Ambient: the Gateway API CRDs come first.
+    gateway_api: bool,
 }
 
 /// A node of the convergence graph.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Node {
+    GatewayApi(String),
     Foundation(String),
     Chart(String, usize),
     Token(String),
@@ -124,7 +134,13 @@ fn graph(flows: &[ClusterFlow]) -> BTreeMap<Node, Vec<Node>> {
         let n = f.c.name.clone();
         let found = Node::Foundation(n.clone());
         exists.insert(found.clone());
-        want.insert(found.clone(), Vec::new());
+        if f.gateway_api {
+            want.insert(Node::GatewayApi(n.clone()), Vec::new());
+            exists.insert(Node::GatewayApi(n.clone()));
+            want.insert(found.clone(), vec![Node::GatewayApi(n.clone())]);
+        } else {
+            want.insert(found.clone(), Vec::new());
+        }
         let mut last = found.clone();
         for i in 0..f.charts.len() {
             want.insert(Node::Chart(n.clone(), i), vec![last.clone()]);
@@ -312,6 +328,7 @@ fn cluster_flow<'a>(
         primary: c.control_plane(),
         serves: &f.serves,
         reads: f.reads.iter().cloned().collect(),
+        gateway_api: x.mesh.dataplane == crate::model::Dataplane::Ambient,
     }
 }
 
@@ -341,9 +358,12 @@ struct App {
 
 #[derive(Serialize)]
 struct Directory {
+    /// Another repository than the mesh's (the Gateway API CRDs), with its revision.
+    repo: Option<(&'static str, &'static str)>,
     path: String,
     include: Option<String>,
     exclude: Option<String>,
+    server_side: bool,
 }
 
 #[derive(Serialize)]
@@ -422,18 +442,37 @@ fn plan_argocd(files: &mut Files, g: &Gitops, a: &crate::model::ArgoCd, flows: &
             name: format!("{mesh_name}-{name}-{stage}"),
             wave: wave[&node],
             directory: Some(Directory {
+                repo: None,
                 path: cluster_path.clone(),
                 include: Some(glob(list)),
                 exclude: None,
+                server_side: false,
             }),
             chart: None,
             ignore_webhooks: false,
         };
-        let mut apps = vec![dir_app(
+        let mut apps = Vec::new();
+        if f.gateway_api {
+            apps.push(App {
+                name: format!("{mesh_name}-{name}-gateway-api"),
+                wave: wave[&Node::GatewayApi(name.clone())],
+                directory: Some(Directory {
+                    repo: Some((GATEWAY_API_REPO, GATEWAY_API_VERSION)),
+                    path: GATEWAY_API_PATH.to_owned(),
+                    include: None,
+                    exclude: None,
+                    // CRDs exceed the client-side apply annotation limit
+                    server_side: true,
+                }),
+                chart: None,
+                ignore_webhooks: false,
+            });
+        }
+        apps.push(dir_app(
             "foundation",
             Node::Foundation(name.clone()),
             &f.foundation,
-        )];
+        ));
         for (i, ch) in f.charts.iter().enumerate() {
             apps.push(chart_app(name, Node::Chart(name.clone(), i), ch));
         }
@@ -479,6 +518,8 @@ struct Sources<'a> {
     name: String,
     url: &'a str,
     oci: bool,
+    /// Ambient: the GitRepository of the Gateway API CRDs (name, url, tag).
+    gateway_api: Option<(String, &'static str, &'static str)>,
 }
 
 #[derive(Serialize)]
@@ -494,6 +535,11 @@ struct Index<'a> {
 /// Flux namespace never share it.
 fn charts_source_name(mesh_id: &str) -> String {
     format!("{}-istio-charts", object_name(mesh_id))
+}
+
+/// The Flux GitRepository of the upstream Gateway API CRDs (ambient meshes).
+fn gateway_api_source(mesh_id: &str) -> String {
+    format!("{}-gateway-api", object_name(mesh_id))
 }
 
 /// The Flux Kustomization of a stage.
@@ -512,6 +558,13 @@ fn plan_flux(files: &mut Files, g: &Gitops, fx: &crate::model::Flux, flows: &[Cl
             name: charts_source_name(&mesh.mesh_id),
             url: &mesh.charts.repository,
             oci: mesh.charts.is_oci(),
+            gateway_api: (mesh.dataplane == crate::model::Dataplane::Ambient).then(|| {
+                (
+                    gateway_api_source(&mesh.mesh_id),
+                    GATEWAY_API_REPO,
+                    GATEWAY_API_VERSION,
+                )
+            }),
         },
     );
     let mut resources = vec!["sources.yaml".to_owned()];
@@ -539,6 +592,8 @@ fn plan_flux(files: &mut Files, g: &Gitops, fx: &crate::model::Flux, flows: &[Cl
 struct Stage {
     name: String,
     path: String,
+    /// A GitRepository of its own (the Gateway API CRDs) instead of the mesh's source.
+    source: Option<String>,
     /// Applied to the cluster through its kubeconfig (not to the Flux cluster).
     remote: bool,
     depends_on: Vec<String>,
@@ -586,6 +641,7 @@ struct HelmReleases<'a> {
 /// The stage name of a node (its Flux Kustomization is `<mesh>-<cluster>-<stage>`).
 fn stage_of(n: &Node) -> (&str, &'static str) {
     match n {
+        Node::GatewayApi(c) => (c, "gateway-api"),
         Node::Foundation(c) => (c, "foundation"),
         Node::Chart(c, _) => (c, "istio"),
         Node::Token(c) => (c, "token"),
@@ -628,6 +684,7 @@ fn plan_flux_cluster(
     }
     let rank = |s: &str| {
         [
+            "gateway-api",
             "foundation",
             "istio",
             "token",
@@ -641,9 +698,15 @@ fn plan_flux_cluster(
     };
     order.sort_by_key(|s| rank(s));
     for stage in &order {
+        let external = *stage == "gateway-api";
         stages.push(Stage {
             name: flux_name(&mesh.mesh_id, &c.name, stage),
-            path: format!("./{}", g.repo_path(&stage_dir(stage))),
+            path: if external {
+                format!("./{GATEWAY_API_PATH}")
+            } else {
+                format!("./{}", g.repo_path(&stage_dir(stage)))
+            },
+            source: external.then(|| gateway_api_source(&mesh.mesh_id)),
             remote: !matches!(*stage, "istio" | "gateway"),
             depends_on: deps.remove(stage).unwrap_or_default().into_iter().collect(),
             timeout: if matches!(*stage, "istio" | "gateway") {

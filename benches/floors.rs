@@ -190,19 +190,12 @@ fn ms(d: Duration) -> String {
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
     let runs: usize = if bench {
-        std::env::var("MESHRENDER_BENCH_RUNS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .filter(|r| *r > 0)
-            .unwrap_or(3)
+        common::env_count("MESHRENDER_BENCH_RUNS", 3)
     } else {
         1
     };
     let sizes: Vec<usize> = if bench {
-        std::env::var("MESHRENDER_BENCH_SIZES")
-            .ok()
-            .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
-            .unwrap_or_else(|| vec![10, 100, 1000])
+        common::env_sizes(&[10, 100, 1000])
     } else {
         vec![10]
     };

@@ -236,11 +236,7 @@ fn main() {
         100
     };
     let runs = if bench {
-        std::env::var("MESHRENDER_BENCH_RUNS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .filter(|r| *r > 0)
-            .unwrap_or(3)
+        common::env_count("MESHRENDER_BENCH_RUNS", 3)
     } else {
         1
     };

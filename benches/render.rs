@@ -139,24 +139,13 @@ fn binary() -> Option<PathBuf> {
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
     let runs: usize = if bench {
-        std::env::var("MESHRENDER_BENCH_RUNS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .filter(|r| *r > 0)
-            .unwrap_or(5)
+        common::env_count("MESHRENDER_BENCH_RUNS", 5)
     } else {
         1
     };
-    let every: usize = std::env::var("MESHRENDER_BENCH_PRIMARY_EVERY")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|r| *r > 0)
-        .unwrap_or(4);
+    let every: usize = common::env_count("MESHRENDER_BENCH_PRIMARY_EVERY", 4);
     let sizes: Vec<usize> = if bench {
-        std::env::var("MESHRENDER_BENCH_SIZES")
-            .ok()
-            .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
-            .unwrap_or_else(|| vec![100, 1000])
+        common::env_sizes(&[100, 1000])
     } else {
         vec![12]
     };

@@ -177,30 +177,21 @@ fn helm_values_render_with_istios_charts() {
             let id = format!("{tag} revision {revision:?}");
             for (cluster, network) in [("cluster1", "network1"), ("cluster2", "network2")] {
                 let dir = format!("clusters/{cluster}/install/helm");
-                let base = template_values_file(
-                    &helm,
-                    &shared,
-                    tag,
-                    "base",
-                    file(&tree, &format!("{dir}/base.values.yaml")),
-                )
-                .unwrap_or_else(|e| panic!("{id} {cluster} base: {e}"));
-                let istiod = template_values_file(
-                    &helm,
-                    &shared,
-                    tag,
-                    "istiod",
-                    file(&tree, &format!("{dir}/istiod.values.yaml")),
-                )
-                .unwrap_or_else(|e| panic!("{id} {cluster} istiod: {e}"));
-                let gateway = template_values_file(
-                    &helm,
-                    &shared,
-                    tag,
-                    "gateway",
-                    file(&tree, &format!("{dir}/eastwest-gateway.values.yaml")),
-                )
-                .unwrap_or_else(|e| panic!("{id} {cluster} gateway: {e}"));
+                let [base, istiod, gateway] = [
+                    ("base", "base"),
+                    ("istiod", "istiod"),
+                    ("gateway", "eastwest-gateway"),
+                ]
+                .map(|(chart, values)| {
+                    template_values_file(
+                        &helm,
+                        &shared,
+                        tag,
+                        chart,
+                        file(&tree, &format!("{dir}/{values}.values.yaml")),
+                    )
+                    .unwrap_or_else(|e| panic!("{id} {cluster} {chart}: {e}"))
+                });
 
                 if cluster == "cluster1" {
                     let env = istiod_env(&istiod);

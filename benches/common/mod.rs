@@ -30,3 +30,20 @@ pub fn fmt(d: Duration) -> String {
         format!("{:.1} ms", s * 1e3)
     }
 }
+
+/// A positive number from the environment variable `name`, else `default`.
+pub fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|r| *r > 0)
+        .unwrap_or(default)
+}
+
+/// `MESHRENDER_BENCH_SIZES` (comma-separated cluster counts), else `default`.
+pub fn env_sizes(default: &[usize]) -> Vec<usize> {
+    std::env::var("MESHRENDER_BENCH_SIZES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| default.to_vec())
+}

@@ -108,7 +108,7 @@ struct ClusterFlow<'a> {
     primary: Option<&'a str>,
     /// The remotes this primary serves, and the clusters it reads.
     serves: &'a [String],
-    reads: Vec<String>,
+    reads: &'a crate::model::Reads,
     /// Ambient: the Gateway API CRDs come first.
     gateway_api: bool,
 }
@@ -327,7 +327,7 @@ fn cluster_flow<'a>(
         gateway,
         primary: c.control_plane(),
         serves: &f.serves,
-        reads: f.reads.iter().cloned().collect(),
+        reads: &f.reads,
         gateway_api: x.mesh.dataplane == crate::model::Dataplane::Ambient,
     }
 }
@@ -732,24 +732,26 @@ fn plan_flux_cluster(
     );
     // The file stages list the files of clusters/<name>/ (from 5 levels down).
     let up = |rel: &String| format!("../../../../../clusters/{}/{rel}", c.name);
-    for (stage, list) in [
-        ("foundation", &f.foundation),
-        ("token", &f.token),
-        ("links", &f.links),
-        ("exposure", &f.exposure),
-    ] {
-        if list.is_empty() {
-            continue;
-        }
+    let stage_root = |files: &mut Files, stage: &str, resources: Vec<String>| {
         files.add(
             format!("{}/kustomization.yaml", stage_dir(stage)),
             cluster,
             "gitops/flux-stage.yaml.j2",
             StageRoot {
                 name: flux_name(&mesh.mesh_id, &c.name, stage),
-                resources: list.iter().map(up).collect(),
+                resources,
             },
         );
+    };
+    for (stage, list) in [
+        ("foundation", &f.foundation),
+        ("token", &f.token),
+        ("links", &f.links),
+        ("exposure", &f.exposure),
+    ] {
+        if !list.is_empty() {
+            stage_root(files, stage, list.iter().map(up).collect());
+        }
     }
     let release =
         |ch: &'_ Chart<'_>| format!("{}-{}-{}", object_name(&mesh.mesh_id), c.name, ch.chart);
@@ -776,15 +778,7 @@ fn plan_flux_cluster(
             });
         }
         let chain: Vec<&str> = charts.iter().map(|ch| ch.chart).collect();
-        files.add(
-            format!("{}/kustomization.yaml", stage_dir(stage)),
-            cluster,
-            "gitops/flux-stage.yaml.j2",
-            StageRoot {
-                name: flux_name(&mesh.mesh_id, &c.name, stage),
-                resources: vec!["helmreleases.yaml".into()],
-            },
-        );
+        stage_root(files, stage, vec!["helmreleases.yaml".into()]);
         files.add(
             format!("{}/helmreleases.yaml", stage_dir(stage)),
             cluster,

@@ -71,6 +71,7 @@ fn load(spec: &Path, out: &Path) -> (meshrender::model::Mesh, Options) {
     let (mesh, _warnings) = load_mesh(spec, "mesh.yaml").unwrap_or_else(|e| panic!("{e}"));
     let options = Options {
         reproduce: meshrender::cli::reproduce_command(spec, out),
+        ..Default::default()
     };
     (mesh, options)
 }

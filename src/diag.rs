@@ -89,7 +89,7 @@ codes! {
     E026,
     /// The settings section for the chosen secrets mode is missing.
     E027,
-    /// The secrets mode is not available in this build.
+    /// `secrets.mode: sops` without valid age recipients (`secrets.sops.ageRecipients`).
     E028,
     /// The mesh has no clusters.
     E029,
@@ -117,6 +117,8 @@ codes! {
     /// Warning: plaintext mode without a cluster's `tokenFile`: the remote secrets that let
     /// primaries read it are pending (not rendered) until the token is given.
     W004,
+    /// Warning: SOPS-sealed Secrets with Argo CD, which has no SOPS decryption of its own.
+    W005,
 }
 
 impl fmt::Display for Code {

@@ -18,6 +18,7 @@ pub mod output;
 pub mod pki;
 mod plan;
 mod render;
+pub mod sops;
 mod spec;
 pub mod validate;
 mod yaml;
@@ -128,13 +129,47 @@ pub fn render_owned(
             loose_keys: Vec::new(),
         }
     };
+    let mut material = material;
+    let sops_keys = match &mesh.secrets {
+        model::SecretsMode::Sops { recipients } => {
+            if mode == pki::Mode::Generate {
+                std::fs::create_dir_all(&mesh.pki.dir).map_err(|e| {
+                    Failure::Other(format!("{}: cannot create: {e}", mesh.pki.dir_display))
+                })?;
+            }
+            let k = pki::sops::ensure(&mesh.pki, recipients, mode).map_err(Failure::Pki)?;
+            material.created.extend(k.created.iter().cloned());
+            material.created.sort();
+            Some((k, recipients))
+        }
+        _ => None,
+    };
     let addresses = federation::ensure(mesh, mode).map_err(Failure::Federation)?;
     let plan = plan::plan(mesh, &topo, &material, &addresses, options);
     let mut bytes = render::render(&plan).map_err(|e| Failure::Other(e.to_string()))?;
+    let mut sealed = BTreeMap::new();
+    if let Some((keys, recipients)) = &sops_keys {
+        let redacted = render::render_redacted(&plan).map_err(|e| Failure::Other(e.to_string()))?;
+        for f in plan.files.iter().filter(|f| f.sealed.is_some()) {
+            let complete = f.sealed.as_ref().is_some_and(|s| s.complete);
+            let text = bytes
+                .remove(&f.path)
+                .expect("render renders every planned file");
+            let fingerprint = sops::fingerprint(&redacted[&f.path], recipients);
+            let state = seal_file(&f.path, &text, fingerprint, complete, keys, options)?;
+            if let output::SealState::Sealed { bytes: b, .. } = &state {
+                bytes.insert(f.path.clone(), b.clone());
+            } else {
+                bytes.insert(f.path.clone(), Vec::new());
+            }
+            sealed.insert(f.path.clone(), state);
+        }
+    }
     let files = plan
         .files
         .into_iter()
         .map(|f| {
+            let seal = sealed.remove(&f.path);
             let b = bytes
                 .remove(&f.path)
                 .expect("render renders every planned file");
@@ -145,7 +180,9 @@ pub fn render_owned(
                     cluster: f.cluster,
                     // the plaintext templates: cacerts with the intermediate's key, remote
                     // secrets with a bearer token
-                    secret: matches!(f.template, "cacerts.yaml.j2" | "remote-secret.yaml.j2"),
+                    secret: f.sealed.is_none()
+                        && matches!(f.template, "cacerts.yaml.j2" | "remote-secret.yaml.j2"),
+                    sealed: seal,
                 },
             )
         })
@@ -153,7 +190,110 @@ pub fn render_owned(
     Ok((files, material))
 }
 
+/// Seals one rendered Secret, or says why it cannot be sealed here.
+fn seal_file(
+    path: &str,
+    text: &[u8],
+    fingerprint: String,
+    complete: bool,
+    keys: &pki::sops::SopsKeys,
+    options: &Options,
+) -> Result<output::SealState, Failure> {
+    let missing = if !complete {
+        Some("a private key or token it holds")
+    } else if keys.data_key.is_none() {
+        Some("the SOPS data key (pki.dir/sops-data-key.pem)")
+    } else if keys.age.iter().any(|(_, enc)| enc.is_empty()) {
+        Some("the SOPS data key, to encrypt it to a new recipient")
+    } else {
+        None
+    };
+    if let Some(missing) = missing {
+        return Ok(output::SealState::Unavailable {
+            fingerprint,
+            missing: missing.to_owned(),
+        });
+    }
+    let key = keys.data_key.as_ref().expect("checked above");
+    let text = std::str::from_utf8(text).map_err(|e| Failure::Other(format!("{path}: {e}")))?;
+    let plaintext = sops::plaintext_tag(key, path, text);
+    // Unchanged plaintext keeps its time, hence its bytes (DESIGN §9.3).
+    let lastmodified = match options.sealed.get(path) {
+        Some(r) if r.plaintext == plaintext => r.lastmodified.clone(),
+        _ => sops::now(),
+    };
+    let sealer = sops::Sealer {
+        data_key: key,
+        age: &keys.age,
+    };
+    let bytes = sops::seal(text, path, &sealer, &lastmodified)
+        .map_err(|e| Failure::Other(format!("internal error sealing {path}: {e}")))?
+        .into_bytes();
+    Ok(output::SealState::Sealed {
+        bytes,
+        record: sops::SealRecord {
+            fingerprint,
+            plaintext,
+            lastmodified,
+        },
+    })
+}
+
 /// `meshrender <version>`, recorded in the ownership manifest.
 pub fn tool_version() -> String {
     format!("meshrender {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// The whole pipeline in memory, for the fuzz target (`fuzz/`): spec text → validate → plan →
+/// render → seal, with placeholder CA material and a fixed SOPS key, touching no file except
+/// those the spec names (read relative to the current directory). Returns the number of
+/// rendered files; any panic is a bug.
+#[doc(hidden)]
+pub fn fuzz_pipeline(bytes: &[u8]) -> usize {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return 0;
+    };
+    let (Some(mesh), _) = validate::load_and_validate(text, Path::new(".")) else {
+        return 0;
+    };
+    let topo = mesh.topology();
+    let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    let material = pki::Material {
+        rotation: None,
+        clusters: ca_clusters(&topo)
+            .into_iter()
+            .map(|c| {
+                let ca = pki::ClusterCa {
+                    ca_cert: pem.to_owned(),
+                    ca_key: Some(model::SecretString(
+                        "-----BEGIN PRIVATE KEY-----\nMIG\n-----END PRIVATE KEY-----\n".to_owned(),
+                    )),
+                    root_cert: pem.to_owned(),
+                    cert_chain: pem.to_owned(),
+                };
+                (c, ca)
+            })
+            .collect(),
+        created: Vec::new(),
+        loose_keys: Vec::new(),
+    };
+    let addresses = match &mesh.federation {
+        Some(f) => federation::allocate(f, &Default::default()).unwrap_or_default(),
+        None => Default::default(),
+    };
+    let options = Options::default();
+    let plan = plan::plan(&mesh, &topo, &material, &addresses, &options);
+    let files = render::render(&plan).expect("every valid spec renders");
+    let key = [7u8; 32];
+    let age = vec![("age1fuzz".to_owned(), String::new())];
+    let sealer = sops::Sealer {
+        data_key: &key,
+        age: &age,
+    };
+    for f in plan.files.iter().filter(|f| f.sealed.is_some()) {
+        let text = std::str::from_utf8(&files[&f.path]).expect("templates render UTF-8");
+        sops::seal(text, &f.path, &sealer, "2026-01-01T00:00:00Z")
+            .expect("every rendered Secret seals");
+    }
+    files.len()
 }

@@ -92,6 +92,17 @@ pub enum SecretsMode {
         /// Each cluster a primary reads pushes its reader token to the store (PushSecret).
         push_reader_tokens: bool,
     },
+    /// Secrets rendered as in plaintext mode, then sealed in SOPS's format for these age
+    /// recipients (DESIGN §9.3).
+    Sops { recipients: Vec<String> },
+}
+
+impl SecretsMode {
+    /// Whether Secrets are rendered with their values (plaintext, or sealed by SOPS), so
+    /// remote secrets need each read cluster's token and CA bundle.
+    pub fn renders_values(&self) -> bool {
+        matches!(self, SecretsMode::Plaintext | SecretsMode::Sops { .. })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

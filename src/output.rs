@@ -18,6 +18,7 @@ pub const MANIFEST: &str = ".meshrender/owned.json";
 /// file it finds with these bytes as its own (a first render included) and finishes the job.
 pub const PENDING: &str = ".meshrender/pending.json";
 use crate::fsutil::{Batch, TMP_SUFFIX, write_atomic};
+pub use crate::sops::SealRecord;
 
 pub use crate::digest::sha256_hex;
 
@@ -28,6 +29,22 @@ pub struct RenderedFile {
     pub cluster: Option<String>,
     /// Holds a private key or a token (plaintext mode): written with mode 0600.
     pub secret: bool,
+    /// A Secret sealed with SOPS (`bytes` then are the sealed file, or empty when it cannot
+    /// be sealed here).
+    pub sealed: Option<SealState>,
+}
+
+/// A sealed file, as this run could render it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SealState {
+    /// Sealed: the bytes (also in [`RenderedFile::bytes`]) and what the manifest records.
+    Sealed { bytes: Vec<u8>, record: SealRecord },
+    /// Its secret inputs or the data key are not here (CI): the file on disk stands if the
+    /// manifest recorded the same public fingerprint for exactly those bytes.
+    Unavailable {
+        fingerprint: String,
+        missing: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +52,9 @@ pub struct OwnedFile {
     pub path: String,
     pub sha256: String,
     pub cluster: Option<String>,
+    /// Sealed with SOPS: its fingerprint, keyed plaintext digest and `lastmodified`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sops: Option<SealRecord>,
 }
 
 /// `.meshrender/owned.json`: sorted, no timestamps.
@@ -74,6 +94,9 @@ pub enum Status {
     HandEdited,
     /// On disk, not owned, and not what meshrender would write (render refuses without --force).
     Foreign,
+    /// A sealed (SOPS) file whose public content changed, or was never sealed, and this run
+    /// lacks a key to seal it: drift for `check`; `render` stops (exit 2).
+    NeedsKey,
 }
 
 impl Status {
@@ -89,6 +112,7 @@ impl Status {
             Status::Removed => "removed",
             Status::HandEdited => "hand-edited",
             Status::Foreign => "foreign",
+            Status::NeedsKey => "needs-key",
         }
     }
 }
@@ -311,6 +335,32 @@ pub fn analyze(
             owned.get(path.as_str()).is_some_and(|o| o.sha256 == h)
                 || intended.get(path.as_str()).is_some_and(|s| *s == h)
         };
+        if let Some(SealState::Unavailable { fingerprint, .. }) = &f.sealed {
+            // Cannot be sealed here: the file stands if it is the one sealed for the same
+            // public content; otherwise it is stale and only a render with the keys can say how.
+            let kept = owned.get(path.as_str()).filter(|o| {
+                o.sops
+                    .as_ref()
+                    .is_some_and(|r| &r.fingerprint == fingerprint)
+                    && disk.as_deref().is_some_and(|d| sha256_hex(d) == o.sha256)
+            });
+            entries.push(Entry {
+                path: path.clone(),
+                cluster: f.cluster.clone(),
+                status: if kept.is_some() {
+                    Status::Unchanged
+                } else {
+                    Status::NeedsKey
+                },
+                removing: false,
+            });
+            if let Some(o) = kept {
+                new_files.insert(path.clone(), (*o).clone());
+            } else if let Some(o) = owned.get(path.as_str()) {
+                new_files.insert(path.clone(), (*o).clone());
+            }
+            continue;
+        }
         let status = match (&disk, owned.get(path.as_str())) {
             (None, _) => Status::Added,
             (Some(d), _) if *d == f.bytes => Status::Unchanged,
@@ -330,6 +380,10 @@ pub fn analyze(
                 path: path.clone(),
                 sha256: sha256_hex(&f.bytes),
                 cluster: f.cluster.clone(),
+                sops: match &f.sealed {
+                    Some(SealState::Sealed { record, .. }) => Some(record.clone()),
+                    _ => None,
+                },
             },
         );
     }

@@ -95,26 +95,51 @@ pub fn render(plan: &Plan) -> Result<BTreeMap<String, Vec<u8>>, RenderError> {
     let env = environment();
     let mut out = BTreeMap::new();
     for f in &plan.files {
-        let tmpl = env.get_template(f.template).map_err(|e| RenderError {
-            path: f.path.clone(),
-            template: f.template,
-            message: e.to_string(),
-        })?;
-        let ctx = Value::from(minijinja::value::Serde(&f.context));
-        let mut text = tmpl.render(ctx).map_err(|e| RenderError {
-            path: f.path.clone(),
-            template: f.template,
-            message: format!("{e:#}"),
-        })?;
-        while text.ends_with("\n\n") {
-            text.pop();
-        }
-        if !text.ends_with('\n') {
-            text.push('\n');
-        }
+        let text = render_one(&env, &f.path, f.template, &f.context)?;
         out.insert(f.path.clone(), text.into_bytes());
     }
     Ok(out)
+}
+
+/// The redacted plaintext of every sealed file (SOPS), by path: what its fingerprint covers.
+pub fn render_redacted(plan: &Plan) -> Result<BTreeMap<String, String>, RenderError> {
+    let env = environment();
+    let mut out = BTreeMap::new();
+    for f in &plan.files {
+        if let Some(s) = &f.sealed {
+            out.insert(
+                f.path.clone(),
+                render_one(&env, &f.path, f.template, &s.redacted)?,
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn render_one(
+    env: &Environment,
+    path: &str,
+    template: &'static str,
+    context: &serde_json::Value,
+) -> Result<String, RenderError> {
+    let tmpl = env.get_template(template).map_err(|e| RenderError {
+        path: path.to_owned(),
+        template,
+        message: e.to_string(),
+    })?;
+    let ctx = Value::from(minijinja::value::Serde(context));
+    let mut text = tmpl.render(ctx).map_err(|e| RenderError {
+        path: path.to_owned(),
+        template,
+        message: format!("{e:#}"),
+    })?;
+    while text.ends_with("\n\n") {
+        text.pop();
+    }
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    Ok(text)
 }
 
 #[cfg(test)]

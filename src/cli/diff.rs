@@ -12,6 +12,13 @@ pub(super) fn run(spec: &Path, out: &Path, show_secrets: bool) -> Result<ExitCod
     let p = prepare(spec, out, pki::Mode::ReadOnly, None)?;
     let drift = p.analysis.drift();
     for e in &drift {
+        if e.status == Status::NeedsKey {
+            eprintln!(
+                "note: {}: sealed (SOPS); its public content changed or it was never sealed, and this machine lacks a key to seal it (render where the keys are)",
+                e.path
+            );
+            continue;
+        }
         let old = std::fs::read(out.join(&e.path)).unwrap_or_default();
         let new = if e.removing {
             Vec::new()

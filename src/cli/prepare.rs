@@ -132,8 +132,21 @@ pub(super) fn prepare(
             )));
         }
     }
+    // Sealed files (SOPS) as the manifest records them: unchanged plaintext keeps its
+    // `lastmodified`; without keys (CI) the file stands if its fingerprint is unchanged.
+    let sealed = output::read_manifest(out)
+        .ok()
+        .flatten()
+        .map(|m| {
+            m.files
+                .into_iter()
+                .filter_map(|f| f.sops.map(|r| (f.path, r)))
+                .collect()
+        })
+        .unwrap_or_default();
     let options = Options {
         reproduce: reproduce_command(spec, out),
+        sealed,
     };
     let (files, material) = render_owned(&mesh, mode, &options)?;
     for k in &material.loose_keys {

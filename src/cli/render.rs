@@ -21,6 +21,26 @@ pub(super) fn run(
     let scope: Option<BTreeSet<String>> =
         (!clusters.is_empty()).then(|| clusters.iter().cloned().collect());
     let p = prepare(spec, out, pki::Mode::Generate, scope.as_ref())?;
+    let unsealable: Vec<String> = p
+        .analysis
+        .entries
+        .iter()
+        .filter(|e| e.status == Status::NeedsKey)
+        .map(|e| {
+            let why = match p.files.get(&e.path).and_then(|f| f.sealed.as_ref()) {
+                Some(output::SealState::Unavailable { missing, .. }) => missing.as_str(),
+                _ => "a key",
+            };
+            format!("{}: must be sealed anew and needs {why}", e.path)
+        })
+        .collect();
+    if !unsealable.is_empty() {
+        return Err(Error::Message(format!(
+            "nothing was written: {} sealed Secret(s) cannot be sealed on this machine:\n  {}\nrender where pki.dir holds the keys (and the token files exist)",
+            unsealable.len(),
+            unsealable.join("\n  ")
+        )));
+    }
     let refusals = p.analysis.refusals();
     if !force && (p.analysis.unmanaged_nonempty || !refusals.is_empty()) {
         if p.analysis.unmanaged_nonempty {

@@ -12,6 +12,7 @@ use std::path::Path;
 
 pub mod layout;
 pub mod rotate;
+pub mod sops;
 pub mod status;
 pub mod verify;
 

@@ -27,6 +27,13 @@ struct External<'a> {
 struct Plain {
     files: Vec<KeyValue>,
     gitops: Vec<KeyValue>,
+    /// `secrets.mode: sops`: this plaintext is sealed before it is written.
+    sealed: bool,
+}
+
+/// What a sealed file holds where a private key is not at hand, and in its fingerprint.
+pub(super) fn placeholder(what: &str) -> String {
+    format!("<{what}: sealed, not at hand>")
 }
 
 /// With `gitops`: Argo CD applies `cacerts` right after the namespace and neither Argo CD nor
@@ -121,6 +128,36 @@ pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) {
                 gitops: gitops_annotations(x),
             },
         ),
+        SecretsMode::Sops { .. } => {
+            let files = |key: String| {
+                kv(&[
+                    (CA_CERT, ca.ca_cert.clone()),
+                    (CA_KEY, key),
+                    (CERT_CHAIN, ca.cert_chain.clone()),
+                    (ROOT_CERT, ca.root_cert.clone()),
+                ])
+            };
+            let redacted = placeholder(CA_KEY);
+            let (key, complete) = match &ca.ca_key {
+                Some(k) => (k.0.clone(), true),
+                None => (redacted.clone(), false),
+            };
+            out.add_sealed(
+                "cacerts.yaml",
+                "cacerts.yaml.j2",
+                Plain {
+                    files: files(key),
+                    gitops: gitops_annotations(x),
+                    sealed: true,
+                },
+                Plain {
+                    files: files(redacted),
+                    gitops: gitops_annotations(x),
+                    sealed: true,
+                },
+                complete,
+            );
+        }
         SecretsMode::Plaintext | SecretsMode::Unset => out.add(
             "cacerts.yaml",
             "cacerts.yaml.j2",
@@ -140,6 +177,7 @@ pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) {
                     (ROOT_CERT, ca.root_cert.clone()),
                 ]),
                 gitops: gitops_annotations(x),
+                sealed: false,
             },
         ),
     }

@@ -79,6 +79,7 @@ impl Files<'_> {
                 body,
             }),
             applied: Applied::No,
+            sealed: None,
         });
     }
 }
@@ -600,6 +601,8 @@ struct Stage {
     timeout: &'static str,
     /// `cacerts` must exist (not just its ExternalSecret or Certificate) before istiod.
     cacerts_health: bool,
+    /// `secrets.mode: sops`: the stage holds sealed Secrets, Flux decrypts them.
+    decryption: bool,
 }
 
 #[derive(Serialize)]
@@ -716,6 +719,8 @@ fn plan_flux_cluster(
             },
             cacerts_health: *stage == "foundation"
                 && f.foundation.iter().any(|p| p == "cacerts.yaml"),
+            decryption: matches!(mesh.secrets, crate::model::SecretsMode::Sops { .. })
+                && matches!(*stage, "foundation" | "links"),
         });
     }
     files.add(

@@ -40,6 +40,9 @@ pub struct Options {
     /// The command that reproduces the tree, run from the output directory (the CLI knows
     /// where the spec and the output are): `meshrender render ../mesh.yaml -o .`
     pub reproduce: Option<String>,
+    /// The sealed files of the output directory as its manifest records them (SOPS): a file
+    /// whose secret inputs are not here (CI) is kept if its fingerprint is unchanged.
+    pub sealed: BTreeMap<String, crate::sops::SealRecord>,
 }
 
 /// How a planned file reaches the cluster.
@@ -63,6 +66,18 @@ pub(crate) struct PlannedFile {
     pub template: &'static str,
     pub context: Value,
     pub applied: Applied,
+    /// `secrets.mode: sops`: rendered as plaintext, then sealed (see `crate::sops`).
+    pub sealed: Option<Sealed>,
+}
+
+/// How a sealed file is rendered besides its plaintext.
+#[derive(Clone, Debug)]
+pub(crate) struct Sealed {
+    /// The same template's context with every secret value replaced by a placeholder: the
+    /// public fingerprint CI recomputes without keys.
+    pub redacted: Value,
+    /// Every secret value is at hand (CA key, token): the file can be sealed here.
+    pub complete: bool,
 }
 
 /// Every file of the output tree, sorted by path.
@@ -153,7 +168,35 @@ impl<'a> ClusterFiles<'a> {
                 body,
             }),
             applied,
+            sealed: None,
         });
+    }
+
+    /// A Secret sealed with SOPS: `body` with its secret values (or placeholders where they
+    /// are not at hand: `complete` false), `redacted` with placeholders only.
+    pub fn add_sealed(
+        &mut self,
+        rel: impl Into<String>,
+        template: &'static str,
+        body: impl Serialize,
+        redacted: impl Serialize,
+        complete: bool,
+    ) {
+        self.add(rel, template, Applied::Cluster, body);
+        let redacted = context(ClusterPage {
+            header: HEADER,
+            cluster: &self.c.name,
+            body: redacted,
+        });
+        let f = self.files.last_mut().expect("just added");
+        f.sealed = Some(Sealed { redacted, complete });
+    }
+
+    /// Whether the output directory's manifest records `rel` of this cluster as sealed.
+    pub fn sealed_before(&self, x: &Ctx, rel: &str) -> bool {
+        x.options
+            .sealed
+            .contains_key(&format!("clusters/{}/{rel}", self.c.name))
     }
 
     /// The applied files of the given kind, relative to `under` (inside the cluster directory),

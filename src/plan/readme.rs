@@ -73,6 +73,8 @@ struct Readme<'a> {
     multi_network: bool,
     helm: bool,
     plaintext: bool,
+    /// `secrets.mode: sops`: the age recipients.
+    sops: Vec<&'a str>,
     external_secrets: bool,
     store: Option<String>,
     key_prefix: Option<&'a str>,
@@ -127,6 +129,7 @@ pub(super) fn plan(x: &Ctx, files: &mut Vec<PlannedFile>) {
             template,
             context,
             applied: Applied::No,
+            sealed: None,
         });
     }
 }
@@ -162,6 +165,10 @@ fn readme<'a>(x: &'a Ctx, files: &'a [PlannedFile]) -> Readme<'a> {
         multi_network: x.topo.multi_network,
         helm: mesh.version.has_helm_values(),
         plaintext: mesh.secrets == SecretsMode::Plaintext,
+        sops: match &mesh.secrets {
+            SecretsMode::Sops { recipients } => recipients.iter().map(String::as_str).collect(),
+            _ => Vec::new(),
+        },
         external_secrets: store.is_some(),
         store,
         key_prefix,
@@ -292,7 +299,7 @@ fn verification<'a>(x: &'a Ctx) -> Verification<'a> {
 
 /// The remote secrets a plaintext mesh cannot render yet: the peer has no `tokenFile`.
 fn pending<'a>(x: &'a Ctx) -> Vec<(&'a str, &'a str)> {
-    if x.mesh.secrets != SecretsMode::Plaintext {
+    if !x.mesh.secrets.renders_values() {
         return Vec::new();
     }
     let mut out = Vec::new();
@@ -302,7 +309,11 @@ fn pending<'a>(x: &'a Ctx) -> Vec<(&'a str, &'a str)> {
                 .cluster(peer)
                 .and_then(|c| c.api_server.as_ref())
                 .is_some_and(|a| a.token.is_none());
-            if tokenless {
+            let sealed = x
+                .options
+                .sealed
+                .contains_key(&format!("clusters/{}/remote-secret-{peer}.yaml", f.name));
+            if tokenless && !sealed {
                 out.push((f.name.as_str(), peer.as_str()));
             }
         }

@@ -26,6 +26,7 @@ struct Plain<'a> {
     peer: &'a str,
     legacy: bool,
     kubeconfig: String,
+    sealed: bool,
 }
 
 pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) {
@@ -94,7 +95,37 @@ pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) {
                         peer,
                         legacy,
                         kubeconfig,
+                        sealed: false,
                     },
+                );
+            }
+            SecretsMode::Sops { .. } => {
+                // The token is a secret a CI checkout lacks: then a remote secret sealed
+                // before is compared by fingerprint; one never sealed is pending (W004).
+                let token = api_server.token.as_ref().map(|t| t.0.as_str());
+                if token.is_none() && !out.sealed_before(x, &rel) {
+                    continue;
+                }
+                let ca = b64(api_server.ca_pem.as_deref().unwrap_or_default());
+                let redacted = super::cacerts::placeholder("token");
+                let page = |token: &str| Plain {
+                    peer,
+                    legacy,
+                    kubeconfig: kubeconfig(
+                        peer,
+                        &api_server.server,
+                        &ca,
+                        &yaml_scalar(token),
+                        legacy,
+                    ),
+                    sealed: true,
+                };
+                out.add_sealed(
+                    rel,
+                    "remote-secret.yaml.j2",
+                    page(token.unwrap_or(&redacted)),
+                    page(&redacted),
+                    token.is_some(),
                 );
             }
         }

@@ -116,8 +116,6 @@ pub struct CertSubject {
 pub struct Secrets {
     pub mode: Field<String>,
     pub external_secrets: Field<ExternalSecrets>,
-    /// Decoded so its keys are known and checked; `mode: sops` is refused (E028) for now.
-    #[expect(dead_code, reason = "sops mode is not implemented yet (E028)")]
     pub sops: Field<Sops>,
 }
 
@@ -136,7 +134,6 @@ pub struct StoreRef {
 
 #[derive(Clone, Debug, Default)]
 pub struct Sops {
-    #[expect(dead_code, reason = "sops mode is not implemented yet (E028)")]
     pub age_recipients: Vec<Sp<String>>,
 }
 

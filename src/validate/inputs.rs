@@ -18,6 +18,13 @@ pub(super) fn api_servers(
     d: &mut Diagnostics,
 ) -> BTreeMap<usize, ApiServer> {
     let mut out = BTreeMap::new();
+    // SOPS: token files are secrets a CI checkout does not have; a missing one is read as
+    // "not here" (remote secrets sealed before are then compared by fingerprint).
+    let sops = spec
+        .secrets
+        .value()
+        .and_then(|s| s.value.mode.value())
+        .is_some_and(|m| m.value == "sops");
     let clusters = spec
         .clusters
         .value()
@@ -53,6 +60,9 @@ pub(super) fn api_servers(
         });
         let token = a.value.token_file.value().and_then(|p| {
             let field = format!("{prefix}.tokenFile");
+            if sops && !base.join(&p.value).exists() {
+                return None;
+            }
             let text = read_input(base, p, &field, d)?;
             check_token(&text, p, &field, d).map(SecretString)
         });

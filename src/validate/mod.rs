@@ -100,6 +100,16 @@ pub(crate) fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) 
         (head.charts.version.as_deref(), head.chart_version_written),
         &mut d,
     );
+    if let (Some(crate::model::SecretsMode::Sops { .. }), Some(g)) = (&secrets, &gitops)
+        && g.argocd.is_some()
+    {
+        d.warning_help(
+            Code::W005,
+            spec.gitops.value().map_or(Loc::new(1, 1), |g| g.loc),
+            "`secrets.mode: sops` with `gitops.argocd`: Argo CD applies the sealed Secrets as they are unless a SOPS plugin (KSOPS, argocd-vault-plugin) decrypts them",
+            "install a SOPS plugin in Argo CD, or use Flux (its Kustomizations decrypt with the age key in Secret `sops-age`), or `mode: external-secrets`",
+        );
+    }
     let federation = if replicated_era {
         federation::settings(spec, &clusters, &mut d)
     } else {

@@ -40,9 +40,14 @@ pub(super) fn check(
             "use `secrets: {mode: external-secrets, externalSecrets: {storeRef: {kind: ClusterSecretStore, name: NAME}}}` (or `mode: plaintext` for labs)",
         );
     }
-    if secrets != Some(&SecretsMode::Plaintext) {
+    if !secrets.is_some_and(SecretsMode::renders_values) {
         return;
     }
+    let mode = if secrets == Some(&SecretsMode::Plaintext) {
+        "plaintext"
+    } else {
+        "sops"
+    };
     for c in clusters {
         let f = topo.facts(&c.name.value).expect("same list");
         if !f.read_by_primary {
@@ -69,7 +74,7 @@ pub(super) fn check(
             d.error_help(
                 Code::E026,
                 a.loc,
-                format!("cluster `{n}`: `secrets.mode: plaintext` needs `{prefix}.caFile` to build its remote secret"),
+                format!("cluster `{n}`: `secrets.mode: {mode}` needs `{prefix}.caFile` to build its remote secret"),
                 "set `caFile` to the API server's CA bundle (`ca.crt` of the reader token Secret)",
             );
         }
@@ -86,15 +91,7 @@ pub(super) fn mode(spec: &Spec, mesh_id: &str, d: &mut Diagnostics) -> Option<Se
     match mode.value.as_str() {
         "plaintext" => Some(SecretsMode::Plaintext),
         "external-secrets" => external_secrets(s, mode, mesh_id, d),
-        "sops" => {
-            d.error_help(
-                Code::E028,
-                mode.loc,
-                "`secrets.mode: sops` is not available in this version of meshrender",
-                "use `external-secrets` (nothing secret in the output) or `plaintext` (labs only)",
-            );
-            None
-        }
+        "sops" => sops(s, mode, d),
         other => {
             d.error_help(
                 Code::E005,
@@ -190,5 +187,47 @@ fn external_secrets(
         store_name: name.value.clone(),
         key_prefix,
         push_reader_tokens: es.value.push_reader_tokens.value().is_none_or(|p| p.value),
+    })
+}
+
+/// `secrets.sops.ageRecipients`: one or more distinct age X25519 public keys (`age1…`).
+fn sops(s: &Sp<spec::Secrets>, mode: &Sp<String>, d: &mut Diagnostics) -> Option<SecretsMode> {
+    let list = s
+        .value
+        .sops
+        .value()
+        .map(|x| x.value.age_recipients.clone())
+        .unwrap_or_default();
+    if list.is_empty() {
+        d.error_help(
+            Code::E028,
+            s.value.sops.value().map_or(mode.loc, |x| x.loc),
+            "`secrets.mode: sops` needs `secrets.sops.ageRecipients`: the age public keys that can decrypt",
+            "add `sops: {ageRecipients: [age1…]}` (`age-keygen -y key.txt` prints a key's recipient; Flux decrypts with the key in its `sops-age` Secret)",
+        );
+        return None;
+    }
+    let mut ok = true;
+    let mut seen = std::collections::BTreeSet::new();
+    for r in &list {
+        if r.value.parse::<age::x25519::Recipient>().is_err() {
+            ok = false;
+            d.error_help(
+                Code::E028,
+                r.loc,
+                format!("`{}` is not an age recipient", crate::diag::terminal_safe(&r.value)),
+                "expected an age X25519 public key: `age1` followed by 58 characters, as `age-keygen` prints it",
+            );
+        } else if !seen.insert(r.value.clone()) {
+            ok = false;
+            d.error(
+                Code::E028,
+                r.loc,
+                format!("age recipient `{}` is listed twice", r.value),
+            );
+        }
+    }
+    ok.then(|| SecretsMode::Sops {
+        recipients: list.into_iter().map(|r| r.value).collect(),
     })
 }

@@ -52,6 +52,7 @@ pub fn render_spec(spec: &Path) -> BTreeMap<String, Vec<u8>> {
     // What the CLI records for `meshrender render <case>/spec.yaml -o <case>/expected`.
     let options = Options {
         reproduce: Some("meshrender render ../spec.yaml -o .".to_owned()),
+        ..Default::default()
     };
     let mode = if update_golden() {
         pki::Mode::Generate

@@ -250,6 +250,12 @@ impl Version {
         patch.is_none_or(|p| p <= last_broken)
     }
 
+    /// `istioctl create-remote-secret --tls-server-name` (a `tls-server-name` in the
+    /// kubeconfig's cluster) exists from 1.26.
+    pub fn has_remote_secret_tls_server_name(self) -> bool {
+        self.at_least(26)
+    }
+
     /// istioctl ≤1.27 printed `creationTimestamp: null` and `preferences: {}` in remote secrets.
     pub fn remote_secret_has_legacy_fields(self) -> bool {
         !self.at_least(28)

@@ -127,6 +127,8 @@ pub struct ApiServer {
     pub ca_pem: Option<String>,
     /// The istio-reader token, when given as a file.
     pub token: Option<SecretString>,
+    /// `tls-server-name` of the kubeconfig (`istioctl create-remote-secret --tls-server-name`).
+    pub tls_server_name: Option<String>,
 }
 
 #[derive(Clone, Debug)]

@@ -56,8 +56,13 @@ pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) {
                 properties.push("token");
                 properties.sort();
                 let pulled = properties.join(" and ");
-                let kubeconfig =
-                    kubeconfig(peer, &api_server.server, &ca_data, "{{ .token }}", legacy);
+                let kubeconfig = kubeconfig(
+                    peer,
+                    (&api_server.server, api_server.tls_server_name.as_deref()),
+                    &ca_data,
+                    "{{ .token }}",
+                    legacy,
+                );
                 out.add(
                     rel,
                     "remote-secret.external.yaml.j2",
@@ -82,7 +87,7 @@ pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) {
                 let ca = api_server.ca_pem.as_deref().unwrap_or_default();
                 let kubeconfig = kubeconfig(
                     peer,
-                    &api_server.server,
+                    (&api_server.server, api_server.tls_server_name.as_deref()),
                     &b64(ca),
                     &yaml_scalar(token),
                     legacy,
@@ -113,7 +118,7 @@ pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) {
                     legacy,
                     kubeconfig: kubeconfig(
                         peer,
-                        &api_server.server,
+                        (&api_server.server, api_server.tls_server_name.as_deref()),
                         &ca,
                         &yaml_scalar(token),
                         legacy,
@@ -138,7 +143,13 @@ fn b64(s: &str) -> String {
 
 /// The kubeconfig `istioctl create-remote-secret` embeds for `peer`. `ca_data` and `token` are
 /// the values to place (literal or a template expression for External Secrets).
-fn kubeconfig(peer: &str, server: &str, ca_data: &str, token: &str, legacy: bool) -> String {
+fn kubeconfig(
+    peer: &str,
+    (server, tls_server_name): (&str, Option<&str>),
+    ca_data: &str,
+    token: &str,
+    legacy: bool,
+) -> String {
     // Quote what YAML would misread (a cluster ID `123` or `true`), as istioctl's serializer does.
     let peer = &yaml_scalar(peer);
     let server = &yaml_scalar(server);
@@ -146,6 +157,10 @@ fn kubeconfig(peer: &str, server: &str, ca_data: &str, token: &str, legacy: bool
     s.push_str("apiVersion: v1\nclusters:\n- cluster:\n");
     s.push_str(&format!("    certificate-authority-data: {ca_data}\n"));
     s.push_str(&format!("    server: {server}\n"));
+    if let Some(name) = tls_server_name {
+        // as istioctl's `--tls-server-name` (1.26+): the kubeconfig's keys are sorted
+        s.push_str(&format!("    tls-server-name: {}\n", yaml_scalar(name)));
+    }
     s.push_str(&format!("  name: {peer}\n"));
     s.push_str(&format!(
         "contexts:\n- context:\n    cluster: {peer}\n    user: {peer}\n  name: {peer}\n"

@@ -458,6 +458,7 @@ fn cluster(n: &Node, path: &str, d: &mut Diagnostics) -> Option<Cluster> {
                 server: g.string("server", d),
                 ca_file: g.string("caFile", d),
                 token_file: g.string("tokenFile", d),
+                tls_server_name: g.string("tlsServerName", d),
             };
             g.finish(d);
             Some(Sp::new(a, e.loc))

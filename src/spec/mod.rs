@@ -160,6 +160,8 @@ pub struct ApiServer {
     pub server: Field<String>,
     pub ca_file: Field<String>,
     pub token_file: Field<String>,
+    /// The name to verify the API server's certificate against and send as SNI (Istio ≥1.26).
+    pub tls_server_name: Field<String>,
 }
 
 #[derive(Clone, Debug, Default)]

@@ -15,6 +15,7 @@ use crate::spec::{Sp, Spec};
 pub(super) fn api_servers(
     spec: &Spec,
     base: &Path,
+    version: Option<crate::istio::Version>,
     d: &mut Diagnostics,
 ) -> BTreeMap<usize, ApiServer> {
     let mut out = BTreeMap::new();
@@ -66,6 +67,29 @@ pub(super) fn api_servers(
             let text = read_input(base, p, &field, d)?;
             check_token(&text, p, &field, d).map(SecretString)
         });
+        let tls_server_name = a.value.tls_server_name.value().and_then(|n| {
+            if let Some(v) = version
+                && !v.has_remote_secret_tls_server_name()
+            {
+                d.error_help(
+                    Code::E020,
+                    n.loc,
+                    format!("`{prefix}.tlsServerName` needs Istio 1.26 or newer (`istioctl create-remote-secret --tls-server-name`); the target is {v}"),
+                    "remove it, or put the name the API server's certificate carries into `server`",
+                );
+                return None;
+            }
+            if !super::formats::is_dns1123_subdomain(&n.value) {
+                d.error_help(
+                    Code::E030,
+                    n.loc,
+                    format!("`{prefix}.tlsServerName` `{}` is not a DNS name", crate::diag::terminal_safe(&n.value)),
+                    "the host name in the API server's certificate, e.g. api.cluster1.internal",
+                );
+                return None;
+            }
+            Some(n.value.clone())
+        });
         if let Some(server) = server {
             out.insert(
                 index,
@@ -73,6 +97,7 @@ pub(super) fn api_servers(
                     server,
                     ca_pem,
                     token,
+                    tls_server_name,
                 },
             );
         }

@@ -84,7 +84,7 @@ pub(crate) fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) 
             &mut d,
         );
     }
-    let mut api_servers = inputs::api_servers(spec, base, &mut d);
+    let mut api_servers = inputs::api_servers(spec, base, head.version, &mut d);
     let secrets = secrets::mode(spec, head.mesh_id.as_deref().unwrap_or(""), &mut d);
     if let Some(topo) = &topo {
         secrets::check(spec, topo, &clusters, secrets.as_ref(), &mut d);

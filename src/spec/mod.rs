@@ -7,6 +7,10 @@
 pub mod decode;
 pub mod parse;
 
+/// The JSON Schema (draft 2020-12) of the spec, printed by `meshrender schema`. Kept true by
+/// `tests/spec_schema.rs` against [`decode::key_paths`] and every spec of the tests.
+pub const SCHEMA: &str = include_str!("../../schema/spec.schema.json");
+
 use crate::diag::{Diagnostics, Loc};
 
 /// A value with the position it was written at.

@@ -198,10 +198,13 @@ Never writes and never creates keys: fit for CI and pre-commit hooks.")]
         format: Format,
     },
     /// CA material: status, intermediate rotation, root rotation
-    #[command(subcommand, after_help = "Examples:
+    #[command(
+        subcommand,
+        after_help = "Examples:
   meshrender pki status mesh.yaml
   meshrender pki rotate-intermediate mesh.yaml --cluster cluster1
-  meshrender pki rotate-root mesh.yaml --step 1")]
+  meshrender pki rotate-root mesh.yaml --step 1"
+    )]
     Pki(PkiCommand),
     /// Print a unified diff of what `render` would change (secret values redacted)
     #[command(after_help = "Examples:

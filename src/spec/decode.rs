@@ -258,7 +258,14 @@ impl<'a> Fields<'a> {
             let known = &self.asked;
             let msg = format!("unknown field `{}` in {}", k.name, show(&self.path));
             match did_you_mean(&k.name, known) {
-                Some(s) => d.error_help(Code::E003, k.loc, msg, format!("did you mean `{s}`?")),
+                Some(s) => {
+                    let absent = self.entries.iter().all(|(e, _)| e.name != s);
+                    let first = d.typos.iter().all(|(p, _, m)| (p, *m) != (&self.path, s));
+                    if absent && first {
+                        d.typos.push((self.path.clone(), k.loc, s));
+                    }
+                    d.error_help(Code::E003, k.loc, msg, format!("did you mean `{s}`?"))
+                }
                 None => d.error_help(
                     Code::E003,
                     k.loc,
@@ -670,4 +677,36 @@ fn federation(n: &Node, path: &str, d: &mut Diagnostics) -> Option<Sp<Federation
     }
     f.finish(d);
     Some(Sp::new(out, n.loc))
+}
+
+/// `node` (at `path`, named as decoding names paths) with every key of `typos` renamed to the
+/// field it misspells, so a second decode reads the value where the user meant it.
+pub fn with_typos_fixed(node: &Node, path: &str, typos: &[(String, Loc, &'static str)]) -> Node {
+    let value = match &node.value {
+        Value::Map(entries) => Value::Map(
+            entries
+                .iter()
+                .map(|(k, v)| {
+                    let name = typos
+                        .iter()
+                        .find(|(p, loc, _)| p == path && *loc == k.loc)
+                        .map_or_else(|| k.name.clone(), |(_, _, meant)| (*meant).to_owned());
+                    let child = join(path, &k.name);
+                    (Key { loc: k.loc, name }, with_typos_fixed(v, &child, typos))
+                })
+                .collect(),
+        ),
+        Value::Seq(items) => Value::Seq(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| with_typos_fixed(v, &format!("{path}[{i}]"), typos))
+                .collect(),
+        ),
+        other => other.clone(),
+    };
+    Node {
+        loc: node.loc,
+        value,
+    }
 }

@@ -225,7 +225,43 @@ pub fn load(text: &str) -> (Option<Spec>, Diagnostics) {
     match parse::parse(text) {
         Ok(root) => {
             let spec = decode::decode(&root, &mut diags);
-            (Some(spec), diags)
+            if diags.typos.is_empty() {
+                return (Some(spec), diags);
+            }
+            // Root cause first: a near-miss key (`netwrok:`, `clusterss:`) of an absent field
+            // is read as that field, so nothing that only follows from the typo ("missing
+            // field network", "no clusters") is reported; the typo itself is, with its "did
+            // you mean". A value under it is checked where the user meant it to be.
+            // Typos inside a misspelled section are found once it is read: repeat until no
+            // new one appears (bounded: each round adds at least one renamed key).
+            let mut typos = std::mem::take(&mut diags.typos);
+            let mut typo_diags: Vec<_> = diags
+                .items
+                .into_iter()
+                .filter(|d| d.code == crate::diag::Code::E003)
+                .collect();
+            loop {
+                let fixed = decode::with_typos_fixed(&root, "", &typos);
+                let mut round = Diagnostics::default();
+                let spec = decode::decode(&fixed, &mut round);
+                let new: Vec<_> = std::mem::take(&mut round.typos)
+                    .into_iter()
+                    .filter(|t| typos.iter().all(|o| o.1 != t.1))
+                    .collect();
+                if new.is_empty() || typos.len() > 1_000 {
+                    let renamed: Vec<Loc> = typos.iter().map(|(_, l, _)| *l).collect();
+                    typo_diags.retain(|d| renamed.contains(&d.loc));
+                    round.items.extend(typo_diags);
+                    return (Some(spec), round);
+                }
+                typo_diags.extend(
+                    round
+                        .items
+                        .into_iter()
+                        .filter(|d| d.code == crate::diag::Code::E003),
+                );
+                typos.extend(new);
+            }
         }
         Err(d) => {
             diags.push(d);

@@ -224,3 +224,16 @@ fn specs_with_an_unknown_field_are_refused() {
     }
     assert!(checked >= 3, "only {checked} specs with E003");
 }
+
+/// `docs/spec.md` lists every field of the schema.
+#[test]
+fn the_spec_reference_lists_every_field() {
+    let mut paths = BTreeMap::new();
+    schema_paths(&schema(), "", &mut paths);
+    let doc = std::fs::read_to_string(root().join("docs/spec.md")).unwrap();
+    let missing: Vec<&String> = paths
+        .keys()
+        .filter(|p| !doc.contains(&format!("| `{p}` |")))
+        .collect();
+    assert!(missing.is_empty(), "docs/spec.md lacks {missing:?}");
+}

@@ -462,6 +462,43 @@ mod tests {
         assert!(e.loc.line >= 1, "{e:?}");
     }
 
+    /// The indentation analysis finds nothing wrong in a valid spec (so it never blames a
+    /// line the parser accepted): every spec of the tests, and the starters.
+    #[test]
+    fn indentation_accepts_every_valid_spec() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut specs = Vec::new();
+        for dir in ["tests/cases", "tests/reference-specs"] {
+            for e in std::fs::read_dir(root.join(dir)).unwrap() {
+                let p = e.unwrap().path().join("spec.yaml");
+                if p.is_file() {
+                    specs.push(p);
+                }
+            }
+        }
+        for e in std::fs::read_dir(root.join("templates/init")).unwrap() {
+            specs.push(e.unwrap().path());
+        }
+        assert!(specs.len() > 20);
+        for p in specs {
+            let text = std::fs::read_to_string(&p).unwrap();
+            assert!(parse(&text).is_ok(), "{}", p.display());
+            assert_eq!(indentation(&text, 0), None, "{}", p.display());
+        }
+    }
+
+    #[test]
+    fn indentation_names_the_column_expected() {
+        let e = parse("a:\n  b: 1\n   c: 2\n").unwrap_err();
+        assert_eq!(e.loc, Loc::new(3, 4));
+        assert!(e.message.contains("keys at column 3"), "{e:?}");
+        let e = parse("a:\n  - x: 1\n   - y: 2\n").unwrap_err();
+        assert!(e.message.contains("items at column 3"), "{e:?}");
+        // flow and block scalars stop the analysis: the parser's words stay
+        let e = parse("a: {b: 1,\n c: 2\nd: [\n").unwrap_err();
+        assert!(e.message.starts_with("invalid YAML"), "{e:?}");
+    }
+
     #[test]
     fn duplicate_keys_are_errors() {
         let e = parse("a: 1\na: 2\n").unwrap_err();

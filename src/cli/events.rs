@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::diag::{Diagnostic, Severity};
+use crate::diag::{Diagnostic, Severity, terminal_safe};
 
 /// Schema version of the event stream. Bumped only for a change that breaks a reader (a field
 /// removed or retyped); new kinds and new fields keep it.
@@ -49,7 +49,8 @@ pub fn summary(result: &str, counts: Value) {
     emit("summary", fields);
 }
 
-/// `diagnostic`: one problem of a spec, as the text form shows it.
+/// `diagnostic`: one problem of a spec, as the text form shows it (cut at the same length,
+/// control characters escaped: a value pasted by mistake never floods a log).
 pub fn diagnostic(file: &str, d: &Diagnostic) {
     let located = d.loc.line != 0;
     emit(
@@ -60,8 +61,8 @@ pub fn diagnostic(file: &str, d: &Diagnostic) {
             "file": file,
             "line": located.then_some(d.loc.line),
             "column": located.then_some(d.loc.col),
-            "message": d.message,
-            "help": d.help,
+            "message": terminal_safe(&d.message),
+            "help": d.help.as_deref().map(terminal_safe),
         }),
     );
 }

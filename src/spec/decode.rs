@@ -251,6 +251,7 @@ impl<'a> Fields<'a> {
 
     /// Reports every key that was not asked for, with the asked keys as the known ones.
     fn finish(self, d: &mut Diagnostics) {
+        let mut meant: Vec<&'static str> = Vec::new();
         for ((k, _), used) in self.entries.iter().zip(&self.used) {
             if *used {
                 continue;
@@ -259,9 +260,10 @@ impl<'a> Fields<'a> {
             let msg = format!("unknown field `{}` in {}", k.name, show(&self.path));
             match did_you_mean(&k.name, known) {
                 Some(s) => {
+                    // the first near miss of an absent field stands in for it
                     let absent = self.entries.iter().all(|(e, _)| e.name != s);
-                    let first = d.typos.iter().all(|(p, _, m)| (p, *m) != (&self.path, s));
-                    if absent && first {
+                    if absent && !meant.contains(&s) {
+                        meant.push(s);
                         d.typos.push((self.path.clone(), k.loc, s));
                     }
                     d.error_help(Code::E003, k.loc, msg, format!("did you mean `{s}`?"))
@@ -679,30 +681,22 @@ fn federation(n: &Node, path: &str, d: &mut Diagnostics) -> Option<Sp<Federation
     Some(Sp::new(out, n.loc))
 }
 
-/// `node` (at `path`, named as decoding names paths) with every key of `typos` renamed to the
-/// field it misspells, so a second decode reads the value where the user meant it.
-pub fn with_typos_fixed(node: &Node, path: &str, typos: &[(String, Loc, &'static str)]) -> Node {
+/// `node` with every key at a position of `typos` renamed to the field it misspells, so a
+/// second decode reads the value where the user meant it (a key's position is unique).
+pub fn with_typos_fixed(node: &Node, typos: &BTreeMap<Loc, &'static str>) -> Node {
     let value = match &node.value {
         Value::Map(entries) => Value::Map(
             entries
                 .iter()
                 .map(|(k, v)| {
                     let name = typos
-                        .iter()
-                        .find(|(p, loc, _)| p == path && *loc == k.loc)
-                        .map_or_else(|| k.name.clone(), |(_, _, meant)| (*meant).to_owned());
-                    let child = join(path, &k.name);
-                    (Key { loc: k.loc, name }, with_typos_fixed(v, &child, typos))
+                        .get(&k.loc)
+                        .map_or_else(|| k.name.clone(), |meant| (*meant).to_owned());
+                    (Key { loc: k.loc, name }, with_typos_fixed(v, typos))
                 })
                 .collect(),
         ),
-        Value::Seq(items) => Value::Seq(
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| with_typos_fixed(v, &format!("{path}[{i}]"), typos))
-                .collect(),
-        ),
+        Value::Seq(items) => Value::Seq(items.iter().map(|v| with_typos_fixed(v, typos)).collect()),
         other => other.clone(),
     };
     Node {

@@ -234,23 +234,26 @@ pub fn load(text: &str) -> (Option<Spec>, Diagnostics) {
             // you mean". A value under it is checked where the user meant it to be.
             // Typos inside a misspelled section are found once it is read: repeat until no
             // new one appears (bounded: each round adds at least one renamed key).
-            let mut typos = std::mem::take(&mut diags.typos);
+            let mut typos: std::collections::BTreeMap<Loc, &'static str> = diags
+                .typos
+                .drain(..)
+                .map(|(_, loc, meant)| (loc, meant))
+                .collect();
             let mut typo_diags: Vec<_> = diags
                 .items
                 .into_iter()
                 .filter(|d| d.code == crate::diag::Code::E003)
                 .collect();
             loop {
-                let fixed = decode::with_typos_fixed(&root, "", &typos);
+                let fixed = decode::with_typos_fixed(&root, &typos);
                 let mut round = Diagnostics::default();
                 let spec = decode::decode(&fixed, &mut round);
                 let new: Vec<_> = std::mem::take(&mut round.typos)
                     .into_iter()
-                    .filter(|t| typos.iter().all(|o| o.1 != t.1))
+                    .filter(|t| !typos.contains_key(&t.1))
                     .collect();
-                if new.is_empty() || typos.len() > 1_000 {
-                    let renamed: Vec<Loc> = typos.iter().map(|(_, l, _)| *l).collect();
-                    typo_diags.retain(|d| renamed.contains(&d.loc));
+                if new.is_empty() {
+                    typo_diags.retain(|d| typos.contains_key(&d.loc));
                     round.items.extend(typo_diags);
                     return (Some(spec), round);
                 }
@@ -260,7 +263,7 @@ pub fn load(text: &str) -> (Option<Spec>, Diagnostics) {
                         .into_iter()
                         .filter(|d| d.code == crate::diag::Code::E003),
                 );
-                typos.extend(new);
+                typos.extend(new.into_iter().map(|(_, loc, meant)| (loc, meant)));
             }
         }
         Err(d) => {

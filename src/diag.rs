@@ -205,6 +205,10 @@ pub fn terminal_safe(s: &str) -> String {
 #[derive(Clone, Debug, Default)]
 pub struct Diagnostics {
     pub items: Vec<Diagnostic>,
+    /// Unknown keys that are a near miss of a field absent from their mapping, as
+    /// `(mapping path, key position, the field meant)`: `spec::load` reads each as the field
+    /// it misspells, so what only follows from the typo is not reported (root cause first).
+    pub typos: Vec<(String, Loc, &'static str)>,
 }
 
 impl Diagnostics {

@@ -52,12 +52,57 @@ impl std::fmt::Display for Failure {
     }
 }
 
-/// Reads and validates the spec at `path`, shown as `display` in diagnostics. Warnings are
-/// returned alongside the mesh.
+/// Largest spec read, file or standard input: 64 MiB is far above any mesh (10,000 clusters
+/// are ~1.5 MiB) and far below trouble.
+const SPEC_LIMIT: u64 = 64 << 20;
+
+/// The spec path that means standard input.
+pub const STDIN: &str = "-";
+
+/// Whether `path` is `-`, the spec read from standard input.
+pub fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == STDIN
+}
+
+/// The bytes of the spec at `path` (`-`: standard input), bounded like every input.
+pub fn read_spec(path: &Path, display: &str) -> Result<Vec<u8>, Failure> {
+    let r = if is_stdin(path) {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .lock()
+            .take(SPEC_LIMIT + 1)
+            .read_to_end(&mut bytes)
+            .and_then(|_| {
+                if bytes.len() as u64 > SPEC_LIMIT {
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("larger than {SPEC_LIMIT} bytes"),
+                    ))
+                } else {
+                    Ok(bytes)
+                }
+            })
+    } else {
+        fsutil::read_bounded(path, SPEC_LIMIT)
+    };
+    r.map_err(|e| Failure::Other(format!("{display}: cannot read the spec: {e}")))
+}
+
+/// Reads and validates the spec at `path` (`-`: standard input), shown as `display` in
+/// diagnostics. Warnings are returned alongside the mesh.
 pub fn load_mesh(path: &Path, display: &str) -> Result<(model::Mesh, diag::Report), Failure> {
-    // 64 MiB: far above any mesh (10,000 clusters are ~1.5 MiB), far below trouble.
-    let text = fsutil::read_bounded(path, 64 << 20)
-        .map_err(|e| Failure::Other(format!("{display}: cannot read the spec: {e}")))?;
+    let bytes = read_spec(path, display)?;
+    load_mesh_bytes(bytes, path, display)
+}
+
+/// Validates spec bytes already read from `path`. Relative paths in the spec resolve against
+/// the directory of `path`; for standard input (`-`), against the working directory.
+pub fn load_mesh_bytes(
+    text: Vec<u8>,
+    path: &Path,
+    display: &str,
+) -> Result<(model::Mesh, diag::Report), Failure> {
     let report = |diagnostics| diag::Report {
         file: display.to_owned(),
         diagnostics,
@@ -71,11 +116,37 @@ pub fn load_mesh(path: &Path, display: &str) -> Result<(model::Mesh, diag::Repor
         );
         return Err(Failure::Invalid(report(d)));
     };
-    let (mesh, diags) = validate::load_and_validate(&text, &validate::spec_base(path));
+    let base = if is_stdin(path) {
+        std::path::PathBuf::new()
+    } else {
+        validate::spec_base(path)
+    };
+    let (mesh, diags) = validate::load_and_validate(&text, &base);
     match mesh {
         Some(m) => Ok((m, report(diags))),
         None => Err(Failure::Invalid(report(diags))),
     }
+}
+
+/// The JSON Schema of the spec (`meshrender schema`).
+pub fn spec_schema() -> &'static str {
+    spec::SCHEMA
+}
+
+/// Every key path the spec decoder knows, with its shape as `map`, `list` (of mappings) or
+/// `scalar`: what the schema test compares the schema with.
+pub fn spec_key_paths() -> BTreeMap<String, &'static str> {
+    spec::decode::key_paths()
+        .into_iter()
+        .map(|(k, s)| {
+            let shape = match s {
+                spec::decode::Shape::Map => "map",
+                spec::decode::Shape::ListOfMaps => "list",
+                spec::decode::Shape::Scalar => "scalar",
+            };
+            (k, shape)
+        })
+        .collect()
 }
 
 /// The clusters whose `cacerts` must be loaded or issued.

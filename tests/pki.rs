@@ -1163,11 +1163,10 @@ fn root_rotation_in_three_steps() {
         "{readme}"
     );
     ok(&d, &["check", "mesh.yaml", "-o", "out"]);
-    let status: serde_json::Value = serde_json::from_str(&stdout(&ok(
+    let status = status_rows(&stdout(&ok(
         &d,
         &["pki", "status", "mesh.yaml", "--format", "json"],
-    )))
-    .unwrap();
+    )));
     assert!(
         status
             .as_array()
@@ -1375,7 +1374,7 @@ fn intermediate_rotation_changes_only_that_cluster() {
         .collect();
     assert_eq!(
         events[0],
-        serde_json::json!({"event": "file", "status": "changed", "path": "clusters/c2/cacerts.yaml", "cluster": "c2"})
+        serde_json::json!({"version": 1, "event": "file", "status": "changed", "path": "clusters/c2/cacerts.yaml", "cluster": "c2"})
     );
     assert_eq!(events.len(), 2, "{events:?}");
 
@@ -1422,11 +1421,13 @@ fn pki_status_lists_every_certificate() {
     let pki = d.join("pki");
 
     let o = ok(&d, &["pki", "status", "mesh.yaml", "--format", "json"]);
-    let rows: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+    let rows = status_rows(&stdout(&o));
     let rows = rows.as_array().expect("an array of rows");
     let owners: Vec<&str> = rows.iter().map(|r| r["owner"].as_str().unwrap()).collect();
     assert_eq!(owners, ["root", "c1", "c2", "c3"]);
     let fields: BTreeSet<&str> = [
+        "version",
+        "event",
         "owner",
         "file",
         "present",
@@ -1517,7 +1518,7 @@ fn pki_status_lists_every_certificate() {
     std::fs::remove_dir_all(pki.join("c3")).unwrap();
     let o = run(&d, &["pki", "status", "mesh.yaml", "--format", "json"]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    let rows: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let rows = status_rows(&stdout(&o));
     let c3 = &rows.as_array().unwrap()[3];
     assert_eq!(c3["owner"], "c3");
     assert_eq!(c3["present"], false);
@@ -1591,4 +1592,24 @@ fn a_refused_intermediate_rotation_changes_nothing() {
         before,
         "pki.dir changed by a refused rotation"
     );
+}
+
+/// The `certificate` events of `pki status --format json` as an array (one JSON event per
+/// line, the last a `summary`).
+fn status_rows(stdout: &str) -> serde_json::Value {
+    let events: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON event per line"))
+        .collect();
+    assert_eq!(
+        events.last().map(|e| e["event"].clone()),
+        Some("summary".into()),
+        "{stdout}"
+    );
+    serde_json::Value::Array(
+        events
+            .into_iter()
+            .filter(|e| e["event"] == "certificate" && e["version"] == 1)
+            .collect(),
+    )
 }

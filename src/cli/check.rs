@@ -6,7 +6,7 @@ use std::path::Path;
 use serde_json::json;
 
 use super::prepare::prepare;
-use super::{ExitCode, Format, Result, display, event};
+use super::{ExitCode, Format, Result, display, events, spec_name};
 use crate::{output, pki};
 
 pub(super) fn run(spec: &Path, out: &Path, format: Format) -> Result<ExitCode> {
@@ -15,14 +15,14 @@ pub(super) fn run(spec: &Path, out: &Path, format: Format) -> Result<ExitCode> {
     let manifest_stale = p.analysis.manifest_changed;
     for e in &drift {
         if format == Format::Json {
-            event(e.status.word(), &e.path, &e.cluster);
+            events::file(e.status.word(), &e.path, &e.cluster);
         } else {
             println!("{:<12} {}", e.status.word(), e.path);
         }
     }
     if manifest_stale && drift.is_empty() {
         if format == Format::Json {
-            event("changed", output::MANIFEST, &None);
+            events::file("changed", output::MANIFEST, &None);
         } else {
             println!(
                 "{:<12} {} (spec or tool changed)",
@@ -33,16 +33,16 @@ pub(super) fn run(spec: &Path, out: &Path, format: Format) -> Result<ExitCode> {
     }
     let drifted = !drift.is_empty() || manifest_stale;
     if format == Format::Json {
-        println!(
-            "{}",
-            json!({"event": "summary", "result": if drifted { "drift" } else { "ok" }, "drift": drift.len()})
+        events::summary(
+            if drifted { "drift" } else { "ok" },
+            json!({"drift": drift.len()}),
         );
     }
     if drifted {
         eprintln!(
             "{}: out of date with {} ({} path{}); run `meshrender render` to update it",
             display(out),
-            display(spec),
+            spec_name(spec),
             drift.len().max(1),
             if drift.len() == 1 { "" } else { "s" }
         );

@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use super::{Error, ExitCode, Format, PkiCommand, Result, display, warn};
+use serde_json::json;
+
+use super::{Error, ExitCode, Format, PkiCommand, Result, events, spec_name, warn};
 use crate::pki::{self, PkiError, rotate::RootStep};
 use crate::{Failure, clusters_needing_ca, load_mesh, model};
 
@@ -41,7 +43,7 @@ fn rotate(
     spec: &Path,
     f: impl FnOnce(&model::Mesh, &[String]) -> std::result::Result<Vec<String>, PkiError>,
 ) -> Result<ExitCode> {
-    let (mesh, warnings) = load_mesh(spec, &display(spec))?;
+    let (mesh, warnings) = load_mesh(spec, &spec_name(spec))?;
     warn(&warnings);
     if let model::CaBackend::CertManager { kind, name } = &mesh.ca_backend {
         return Err(Error::Message(format!(
@@ -56,15 +58,21 @@ fn rotate(
 }
 
 fn status(spec: &Path, format: Format, fail_within: Option<u32>) -> Result<ExitCode> {
-    let (mesh, warnings) = load_mesh(spec, &display(spec))?;
+    let (mesh, warnings) = load_mesh(spec, &spec_name(spec))?;
     warn(&warnings);
     if let model::CaBackend::CertManager { kind, name } = &mesh.ca_backend {
         let clusters = clusters_needing_ca(&mesh);
         match format {
-            Format::Json => println!(
-                "{}",
-                serde_json::json!({"backend": "cert-manager", "issuer": {"kind": kind, "name": name}, "clusters": clusters, "local": []})
-            ),
+            Format::Json => {
+                events::emit(
+                    "backend",
+                    json!({"backend": "cert-manager", "issuer": {"kind": kind, "name": name}, "clusters": clusters}),
+                );
+                events::summary(
+                    "ok",
+                    json!({"certificates": 0, "problems": 0, "expiring": 0}),
+                );
+            }
             Format::Text => println!(
                 "pki.backend: cert-manager ({kind}/{name}): no local CA material; cert-manager issues and renews cacerts in each of {}. See `kubectl --context <cluster> -n istio-system get certificate cacerts`; the issuer's root is outside meshrender.",
                 clusters.join(", ")
@@ -74,13 +82,10 @@ fn status(spec: &Path, format: Format, fail_within: Option<u32>) -> Result<ExitC
     }
     let rows = pki::status::collect(&mesh.pki, &clusters_needing_ca(&mesh));
     match format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&rows).expect("status serializes")
-        ),
+        Format::Json => rows.iter().for_each(events::certificate),
         Format::Text => print!("{}", pki::status::table(&rows)),
     }
-    let mut failing = false;
+    let (mut problems, mut expiring) = (0, 0);
     for r in &rows {
         if let Some(days) = r.days_left
             && days < pki::status::WARN_DAYS
@@ -97,14 +102,21 @@ fn status(spec: &Path, format: Format, fail_within: Option<u32>) -> Result<ExitC
                 r.file,
                 r.problem.as_deref().unwrap_or("missing")
             );
-            failing = true;
+            problems += 1;
         }
         if let (Some(limit), Some(days)) = (fail_within, r.days_left)
             && days < i64::from(limit)
         {
             eprintln!("expiring: {} within {limit} days ({days} left)", r.file);
-            failing = true;
+            expiring += 1;
         }
+    }
+    let failing = problems + expiring > 0;
+    if format == Format::Json {
+        events::summary(
+            if failing { "problem" } else { "ok" },
+            json!({"certificates": rows.len(), "problems": problems, "expiring": expiring}),
+        );
     }
     Ok(if failing {
         ExitCode::Drift

@@ -4,9 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use super::{Error, Result, display, warn};
+use super::{Error, Result, display, spec_name, warn};
 use crate::output::{self, Analysis, RenderedFile};
-use crate::{Failure, Options, load_mesh, model, pki, render_owned, tool_version};
+use crate::{Options, load_mesh_bytes, model, pki, read_spec, render_owned, tool_version};
 
 pub(super) struct Prepared {
     pub mesh: model::Mesh,
@@ -98,7 +98,10 @@ pub(super) fn prepare(
     mode: pki::Mode,
     scope: Option<&BTreeSet<String>>,
 ) -> Result<Prepared> {
-    let (mesh, warnings) = load_mesh(spec, &display(spec))?;
+    // Read once: a spec on standard input cannot be read twice (and a file could change).
+    let spec_bytes = read_spec(spec, &spec_name(spec))?;
+    let spec_sha256 = output::sha256_hex(&spec_bytes);
+    let (mesh, warnings) = load_mesh_bytes(spec_bytes, spec, &spec_name(spec))?;
     warn(&warnings);
     pki_outside_output(&mesh, out)?;
     // pki.dir first, then the output directory: one order, so two commands never deadlock.
@@ -117,21 +120,7 @@ pub(super) fn prepare(
     if out_target != pki_target {
         locks.push(lock(&out_target, exclusive)?);
     }
-    if let Some(scope) = scope {
-        let unknown: Vec<&str> = scope
-            .iter()
-            .filter(|c| mesh.cluster(c).is_none())
-            .map(String::as_str)
-            .collect();
-        if !unknown.is_empty() {
-            let names: Vec<&str> = mesh.clusters.iter().map(|c| c.name.as_str()).collect();
-            return Err(Error::Message(format!(
-                "--cluster {}: not a cluster of this mesh (clusters: {})",
-                unknown.join(", "),
-                names.join(", ")
-            )));
-        }
-    }
+    check_scope(&mesh, scope)?;
     // Sealed files (SOPS) as the manifest records them: unchanged plaintext keeps its
     // `lastmodified`; without keys (CI) the file stands if its fingerprint is unchanged.
     let sealed = output::read_manifest(out)
@@ -149,6 +138,39 @@ pub(super) fn prepare(
         sealed,
     };
     let (files, material) = render_owned(&mesh, mode, &options)?;
+    report_material(&mesh, &material);
+    let analysis = output::analyze(out, &files, scope, &tool_version(), &spec_sha256)
+        .map_err(|e| Error::Message(e.to_string()))?;
+    Ok(Prepared {
+        mesh,
+        files,
+        analysis,
+        _locks: locks,
+    })
+}
+
+/// `--cluster` names must be clusters of the mesh.
+fn check_scope(mesh: &model::Mesh, scope: Option<&BTreeSet<String>>) -> Result<()> {
+    if let Some(scope) = scope {
+        let unknown: Vec<&str> = scope
+            .iter()
+            .filter(|c| mesh.cluster(c).is_none())
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            let names: Vec<&str> = mesh.clusters.iter().map(|c| c.name.as_str()).collect();
+            return Err(Error::Message(format!(
+                "--cluster {}: not a cluster of this mesh (clusters: {})",
+                unknown.join(", "),
+                names.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Warnings about loose CA keys, and the CA files a render created.
+fn report_material(mesh: &model::Mesh, material: &pki::Material) {
     for k in &material.loose_keys {
         eprintln!(
             "warning: {} can be read by others than its owner; run `chmod 600` on it (a CA key)",
@@ -159,27 +181,54 @@ pub(super) fn prepare(
         // The path as seen from the working directory (pki.dir is relative to the spec).
         eprintln!("pki: created {}", mesh.pki.dir.join(f).display());
     }
-    let spec_bytes =
-        std::fs::read(spec).map_err(|e| Failure::Other(format!("{}: {e}", display(spec))))?;
-    let analysis = output::analyze(
-        out,
-        &files,
-        scope,
-        &tool_version(),
-        &output::sha256_hex(&spec_bytes),
-    )
-    .map_err(|e| Error::Message(e.to_string()))?;
-    Ok(Prepared {
-        mesh,
-        files,
-        analysis,
-        _locks: locks,
-    })
+}
+
+/// `render -o -`: the validated mesh and its render in memory, with the CA material read and
+/// never created (`pki.dir` holds a shared lock, as for `check`; nothing is written).
+pub(super) fn prepare_stream(
+    spec: &Path,
+    scope: Option<&BTreeSet<String>>,
+) -> Result<(model::Mesh, BTreeMap<String, RenderedFile>)> {
+    let (mesh, warnings) = crate::load_mesh(spec, &spec_name(spec))?;
+    warn(&warnings);
+    let abs = std::path::absolute(&mesh.pki.dir).unwrap_or_else(|_| mesh.pki.dir.clone());
+    let _lock = lock(&existing_dir(abs.parent().unwrap_or(&abs)), false)?;
+    check_scope(&mesh, scope)?;
+    let options = Options::default();
+    let (files, material) = match render_owned(&mesh, pki::Mode::ReadOnly, &options) {
+        Ok(r) => r,
+        Err(crate::Failure::Pki(e)) => {
+            return Err(Error::Message(format!(
+                "render -o - never creates CA material, and {} is not complete:\n  {}\nrun `meshrender render {} -o DIR` once first (it creates the CA), then render to stdout",
+                mesh.pki.dir.display(),
+                e.to_string().replace('\n', "\n  "),
+                display(spec)
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    report_material(&mesh, &material);
+    let unsealed: Vec<&str> = files
+        .iter()
+        .filter(|(_, f)| matches!(f.sealed, Some(output::SealState::Unavailable { .. })))
+        .map(|(p, _)| p.as_str())
+        .collect();
+    if !unsealed.is_empty() {
+        return Err(Error::Message(format!(
+            "render -o - cannot seal {} here (secrets.mode: sops needs the CA keys, token files and pki.dir/sops-data-key.pem): {}",
+            unsealed.len(),
+            unsealed.join(", ")
+        )));
+    }
+    Ok((mesh, files))
 }
 
 /// `meshrender render <spec> -o .` with the spec's path relative to the output directory, so
 /// the command is exact when run there and the same wherever the tree was rendered from.
 pub fn reproduce_command(spec: &Path, out: &Path) -> Option<String> {
+    if crate::is_stdin(spec) {
+        return None;
+    }
     let rel = relative_path(out, spec)?;
     Some(format!("meshrender render {rel} -o ."))
 }

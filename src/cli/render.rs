@@ -6,8 +6,8 @@ use std::path::Path;
 
 use serde_json::json;
 
-use super::prepare::prepare;
-use super::{Error, ExitCode, Format, Result, display, event};
+use super::prepare::{prepare, prepare_stream};
+use super::{Error, ExitCode, Format, Result, display, events};
 use crate::output::{self, Status};
 use crate::{model, pki};
 
@@ -20,6 +20,14 @@ pub(super) fn run(
 ) -> Result<ExitCode> {
     let scope: Option<BTreeSet<String>> =
         (!clusters.is_empty()).then(|| clusters.iter().cloned().collect());
+    if out.as_os_str() == "-" {
+        if format == Format::Json {
+            return Err(Error::Message(
+                "-o - prints the rendered YAML on stdout, where --format json would print events; use one or the other".to_owned(),
+            ));
+        }
+        return stream(spec, scope.as_ref());
+    }
     let p = prepare(spec, out, pki::Mode::Generate, scope.as_ref())?;
     let unsealable: Vec<String> = p
         .analysis
@@ -58,14 +66,11 @@ pub(super) fn run(
             };
             eprintln!("refused: {}: {what}", e.path);
             if format == Format::Json {
-                event("refused", &e.path, &e.cluster);
+                events::file("refused", &e.path, &e.cluster);
             }
         }
         if format == Format::Json {
-            println!(
-                "{}",
-                json!({"event": "summary", "result": "refused", "refused": refusals.len()})
-            );
+            events::summary("refused", json!({"refused": refusals.len()}));
         }
         return Err(Error::Refused);
     }
@@ -136,13 +141,71 @@ pub(super) fn run(
             } else {
                 "written"
             };
-            event(status, &e.path, &e.cluster);
+            events::file(status, &e.path, &e.cluster);
         }
-        println!(
-            "{}",
-            json!({"event": "summary", "result": "ok", "written": report.written.len(),
-                   "deleted": report.deleted.len(), "unchanged": report.unchanged.len()})
+        events::summary(
+            "ok",
+            json!({"written": report.written.len(), "deleted": report.deleted.len(),
+                   "unchanged": report.unchanged.len()}),
         );
+    }
+    Ok(ExitCode::Ok)
+}
+
+/// Whether a rendered path is YAML, so it belongs in the `-o -` stream.
+fn is_yaml(path: &str) -> bool {
+    path.ends_with(".yaml") || path.ends_with(".yml")
+}
+
+/// `render -o -`: every rendered YAML file of the clusters in scope (all files, mesh-wide ones
+/// included, without `--cluster`) as one stream on stdout, in path order, each after
+/// `---` and `# Source: PATH`. Files that are not YAML (the generated READMEs, `.sourceignore`)
+/// are left out and named on stderr. Nothing is written; CA material is never created.
+fn stream(spec: &Path, scope: Option<&BTreeSet<String>>) -> Result<ExitCode> {
+    use std::io::Write;
+    let (mesh, files) = prepare_stream(spec, scope)?;
+    if mesh.secrets == model::SecretsMode::Plaintext {
+        eprintln!(
+            "warning: secrets.mode is plaintext: private keys and bearer tokens are in this stream (labs only; use external-secrets for anything shared)"
+        );
+    }
+    let in_scope = |c: &Option<String>| match (scope, c) {
+        (None, _) => true,
+        (Some(s), Some(c)) => s.contains(c),
+        (Some(_), None) => false,
+    };
+    let mut text = String::new();
+    let (mut shown, mut skipped) = (0, Vec::new());
+    for (path, f) in &files {
+        if !in_scope(&f.cluster) {
+            continue;
+        }
+        if !is_yaml(path) {
+            skipped.push(path.as_str());
+            continue;
+        }
+        let body = String::from_utf8_lossy(&f.bytes);
+        let body = body.strip_prefix("---\n").unwrap_or(&body);
+        text.push_str("---\n# Source: ");
+        text.push_str(path);
+        text.push('\n');
+        text.push_str(body);
+        if !body.ends_with('\n') {
+            text.push('\n');
+        }
+        shown += 1;
+    }
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| Error::Message(format!("stdout: {e}")))?;
+    eprintln!(
+        "{shown} YAML file{} on stdout; nothing written",
+        if shown == 1 { "" } else { "s" }
+    );
+    if !skipped.is_empty() {
+        eprintln!("not YAML, left out: {}", skipped.join(", "));
     }
     Ok(ExitCode::Ok)
 }

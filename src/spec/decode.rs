@@ -4,9 +4,140 @@
 //! rest are reported as unknown with a "did you mean" hint. A value of the wrong type is
 //! reported and skipped, so decoding always goes on and later problems are found too.
 
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::parse::{Key, Node, Value};
 use super::*;
 use crate::diag::Code;
+
+/// What one traced decode saw: every `(mapping path, key)` asked for and every path read as
+/// a mapping, list indices written `[]` and a mapping of free keys (`federation.coreDNS`)
+/// asked for `*`. Only [`key_paths`] turns tracing on.
+#[derive(Default)]
+struct Trace {
+    keys: BTreeSet<(String, String)>,
+    maps: BTreeSet<String>,
+}
+
+thread_local! {
+    static TRACE: RefCell<Option<Trace>> = const { RefCell::new(None) };
+}
+
+/// `clusters[3].apiServer` → `clusters[].apiServer`.
+fn generic(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut in_index = false;
+    for c in path.chars() {
+        match c {
+            '[' => {
+                in_index = true;
+                out.push('[');
+            }
+            ']' => {
+                in_index = false;
+                out.push(']');
+            }
+            _ if in_index => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn trace(f: impl FnOnce(&mut Trace)) {
+    TRACE.with(|t| {
+        if let Some(t) = t.borrow_mut().as_mut() {
+            f(t);
+        }
+    });
+}
+
+/// The shape a spec key takes, as [`key_paths`] finds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// A mapping whose keys are listed too.
+    Map,
+    /// A list of mappings.
+    ListOfMaps,
+    /// A scalar, or a list of scalars.
+    Scalar,
+}
+
+/// Every key path the decoder knows (`clusters[].apiServer.caFile`; `*` for a free key),
+/// with its shape, found by decoding: starting from an empty spec, each key the decoder asks
+/// for is written as a mapping, then a list of one mapping, then a scalar, until the decoder
+/// reads it as such, and its own keys are found in the next round. So the list is what
+/// `decode` asks for, not a second list kept by hand (the schema test compares the two).
+pub fn key_paths() -> BTreeMap<String, Shape> {
+    let mut shapes: BTreeMap<String, Shape> = BTreeMap::new();
+    loop {
+        let root = build(&shapes, "");
+        TRACE.with(|t| *t.borrow_mut() = Some(Trace::default()));
+        decode(&root, &mut Diagnostics::default());
+        let seen = TRACE.with(|t| t.borrow_mut().take()).unwrap_or_default();
+        let mut changed = false;
+        for (path, key) in &seen.keys {
+            let full = join(path, key);
+            let next = match shapes.get(&full) {
+                None => Some(Shape::Map),
+                Some(Shape::Map) if !seen.maps.contains(&full) => Some(Shape::ListOfMaps),
+                Some(Shape::ListOfMaps) if !seen.maps.contains(&format!("{full}[]")) => {
+                    Some(Shape::Scalar)
+                }
+                _ => None,
+            };
+            if let Some(n) = next {
+                shapes.insert(full, n);
+                changed = true;
+            }
+        }
+        if !changed {
+            return shapes;
+        }
+    }
+}
+
+/// The spec tree `shapes` describes, under `path`.
+fn build(shapes: &BTreeMap<String, Shape>, path: &str) -> Node {
+    let loc = Loc::FILE;
+    let prefix = if path.is_empty() {
+        String::new()
+    } else {
+        format!("{path}.")
+    };
+    let entries = shapes
+        .iter()
+        .filter_map(|(p, shape)| {
+            let rest = p.strip_prefix(&prefix)?;
+            if rest.contains('.') || rest.contains("[]") {
+                return None;
+            }
+            let value = match shape {
+                Shape::Map => build(shapes, p),
+                Shape::ListOfMaps => Node {
+                    loc,
+                    value: Value::Seq(vec![build(shapes, &format!("{p}[]"))]),
+                },
+                Shape::Scalar => Node {
+                    loc,
+                    value: Value::Str("x".to_owned()),
+                },
+            };
+            Some((
+                Key {
+                    loc,
+                    name: rest.to_owned(),
+                },
+                value,
+            ))
+        })
+        .collect();
+    Node {
+        loc,
+        value: Value::Map(entries),
+    }
+}
 
 struct Fields<'a> {
     path: String,
@@ -57,6 +188,9 @@ impl<'a> Fields<'a> {
                 return None;
             }
         };
+        trace(|t| {
+            t.maps.insert(generic(path));
+        });
         Some(Fields {
             path: path.to_owned(),
             entries,
@@ -68,9 +202,27 @@ impl<'a> Fields<'a> {
     /// The node under `key` (null included), recorded as known and, if present, used.
     fn entry(&mut self, key: &'static str) -> Option<&'a Node> {
         self.asked.push(key);
+        trace(|t| {
+            t.keys.insert((generic(&self.path), key.to_owned()));
+        });
         let i = self.entries.iter().position(|(k, _)| k.name == key)?;
         self.used[i] = true;
         Some(&self.entries[i].1)
+    }
+
+    /// A key the spec format no longer has, so that its own diagnostic replaces "unknown
+    /// field": marked used, but not known (never suggested, not in [`key_paths`]).
+    fn retired(&mut self, key: &str) -> Option<&'a Node> {
+        let i = self.entries.iter().position(|(k, _)| k.name == key)?;
+        self.used[i] = true;
+        Some(&self.entries[i].1).filter(|n| n.value != Value::Null)
+    }
+
+    /// Marks the mapping as one of free keys (each decoded by the caller), for [`key_paths`].
+    fn free_keys(&self) {
+        trace(|t| {
+            t.keys.insert((generic(&self.path), "*".to_owned()));
+        });
     }
 
     /// The node under `key`; `None` when absent or null.
@@ -99,6 +251,7 @@ impl<'a> Fields<'a> {
 
     /// Reports every key that was not asked for, with the asked keys as the known ones.
     fn finish(self, d: &mut Diagnostics) {
+        let mut meant: Vec<&'static str> = Vec::new();
         for ((k, _), used) in self.entries.iter().zip(&self.used) {
             if *used {
                 continue;
@@ -106,7 +259,15 @@ impl<'a> Fields<'a> {
             let known = &self.asked;
             let msg = format!("unknown field `{}` in {}", k.name, show(&self.path));
             match did_you_mean(&k.name, known) {
-                Some(s) => d.error_help(Code::E003, k.loc, msg, format!("did you mean `{s}`?")),
+                Some(s) => {
+                    // the first near miss of an absent field stands in for it
+                    let absent = self.entries.iter().all(|(e, _)| e.name != s);
+                    if absent && !meant.contains(&s) {
+                        meant.push(s);
+                        d.typos.push((self.path.clone(), k.loc, s));
+                    }
+                    d.error_help(Code::E003, k.loc, msg, format!("did you mean `{s}`?"))
+                }
                 None => d.error_help(
                     Code::E003,
                     k.loc,
@@ -322,7 +483,7 @@ fn gitops(n: &Node, path: &str, d: &mut Diagnostics) -> Option<Sp<Gitops>> {
                 namespace: g.string("namespace", d),
                 source_ref: g.field("sourceRef", d, store_ref),
             };
-            if let Some(old) = g.node("chartVersion") {
+            if let Some(old) = g.retired("chartVersion") {
                 d.error_help(
                     Code::E003,
                     old.loc,
@@ -506,6 +667,7 @@ fn federation(n: &Node, path: &str, d: &mut Diagnostics) -> Option<Sp<Federation
     if let Some(c) = f.node("coreDNS")
         && let Some(g) = Fields::of(c, "federation.coreDNS", d)
     {
+        g.free_keys();
         for (k, v) in g.entries {
             let path = format!("federation.coreDNS.{}", k.name);
             let ip = Fields::of(v, &path, d).map_or(Field::Absent, |mut h| {
@@ -518,4 +680,28 @@ fn federation(n: &Node, path: &str, d: &mut Diagnostics) -> Option<Sp<Federation
     }
     f.finish(d);
     Some(Sp::new(out, n.loc))
+}
+
+/// `node` with every key at a position of `typos` renamed to the field it misspells, so a
+/// second decode reads the value where the user meant it (a key's position is unique).
+pub fn with_typos_fixed(node: &Node, typos: &BTreeMap<Loc, &'static str>) -> Node {
+    let value = match &node.value {
+        Value::Map(entries) => Value::Map(
+            entries
+                .iter()
+                .map(|(k, v)| {
+                    let name = typos
+                        .get(&k.loc)
+                        .map_or_else(|| k.name.clone(), |meant| (*meant).to_owned());
+                    (Key { loc: k.loc, name }, with_typos_fixed(v, typos))
+                })
+                .collect(),
+        ),
+        Value::Seq(items) => Value::Seq(items.iter().map(|v| with_typos_fixed(v, typos)).collect()),
+        other => other.clone(),
+    };
+    Node {
+        loc: node.loc,
+        value,
+    }
 }

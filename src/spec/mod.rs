@@ -7,6 +7,10 @@
 pub mod decode;
 pub mod parse;
 
+/// The JSON Schema (draft 2020-12) of the spec, printed by `meshrender schema`. Kept true by
+/// `tests/spec_schema.rs` against [`decode::key_paths`] and every spec of the tests.
+pub const SCHEMA: &str = include_str!("../../schema/spec.schema.json");
+
 use crate::diag::{Diagnostics, Loc};
 
 /// A value with the position it was written at.
@@ -220,7 +224,46 @@ pub fn load(text: &str) -> (Option<Spec>, Diagnostics) {
     match parse::parse(text) {
         Ok(root) => {
             let spec = decode::decode(&root, &mut diags);
-            (Some(spec), diags)
+            if diags.typos.is_empty() {
+                return (Some(spec), diags);
+            }
+            // Root cause first: a near-miss key (`netwrok:`, `clusterss:`) of an absent field
+            // is read as that field, so nothing that only follows from the typo ("missing
+            // field network", "no clusters") is reported; the typo itself is, with its "did
+            // you mean". A value under it is checked where the user meant it to be.
+            // Typos inside a misspelled section are found once it is read: repeat until no
+            // new one appears (bounded: each round adds at least one renamed key).
+            let mut typos: std::collections::BTreeMap<Loc, &'static str> = diags
+                .typos
+                .drain(..)
+                .map(|(_, loc, meant)| (loc, meant))
+                .collect();
+            let mut typo_diags: Vec<_> = diags
+                .items
+                .into_iter()
+                .filter(|d| d.code == crate::diag::Code::E003)
+                .collect();
+            loop {
+                let fixed = decode::with_typos_fixed(&root, &typos);
+                let mut round = Diagnostics::default();
+                let spec = decode::decode(&fixed, &mut round);
+                let new: Vec<_> = std::mem::take(&mut round.typos)
+                    .into_iter()
+                    .filter(|t| !typos.contains_key(&t.1))
+                    .collect();
+                if new.is_empty() {
+                    typo_diags.retain(|d| typos.contains_key(&d.loc));
+                    round.items.extend(typo_diags);
+                    return (Some(spec), round);
+                }
+                typo_diags.extend(
+                    round
+                        .items
+                        .into_iter()
+                        .filter(|d| d.code == crate::diag::Code::E003),
+                );
+                typos.extend(new.into_iter().map(|(_, loc, meant)| (loc, meant)));
+            }
         }
         Err(d) => {
             diags.push(d);

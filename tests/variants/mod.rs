@@ -69,10 +69,24 @@ fn render_dir_variant(base: &Path, edit: impl FnOnce(&mut Value)) -> Tree {
         }
     }
     edit(&mut spec);
+    WRITTEN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(spec.clone());
     let tmp = tempfile::tempdir().expect("temp dir");
     let path = tmp.path().join("spec.yaml");
     std::fs::write(&path, serde_json::to_string_pretty(&spec).unwrap()).unwrap();
     render_spec(&path)
+}
+
+/// Every variant spec rendered so far in this test process (what `tests/spec_schema.rs` checks
+/// against the JSON Schema).
+static WRITTEN: std::sync::Mutex<Vec<Value>> = std::sync::Mutex::new(Vec::new());
+
+/// The variant specs rendered so far (by [`all_variants`] and the like), in order.
+#[allow(dead_code)]
+pub fn written_specs() -> Vec<Value> {
+    WRITTEN.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 /// An edit that sets `istio.version`.

@@ -105,6 +105,10 @@ codes! {
     E033,
     /// The topology does not fit the data plane mode (ambient: multi-network multi-primary only).
     E034,
+    /// An override changes a value meshrender derives from the topology or another spec field.
+    E050,
+    /// An override of a file this mesh or cluster does not render.
+    E051,
     /// Warning: a federation consumer has no istiocoredns ClusterIP, so its CoreDNS stub is
     /// not rendered.
     W001,
@@ -119,6 +123,8 @@ codes! {
     W004,
     /// Warning: SOPS-sealed Secrets with Argo CD, which has no SOPS decryption of its own.
     W005,
+    /// Warning: an IstioOperator override path the target Istio version does not have.
+    W010,
 }
 
 impl fmt::Display for Code {

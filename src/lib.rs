@@ -15,6 +15,7 @@ mod init;
 pub mod istio;
 pub mod model;
 pub mod output;
+mod overlay;
 pub mod pki;
 mod plan;
 mod render;

@@ -138,6 +138,26 @@ pub struct Cluster {
     pub role: Role,
     pub east_west: Option<EastWestGateway>,
     pub api_server: Option<ApiServer>,
+    /// The mesh-wide `overrides` with this cluster's merged over them.
+    pub overrides: Overrides,
+}
+
+/// Values deep-merged over what meshrender renders (DESIGN §7), checked by validation: none
+/// changes a value derived from the topology. Each is a JSON mapping.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Overrides {
+    pub mesh_config: Option<serde_json::Value>,
+    pub helm_base: Option<serde_json::Value>,
+    pub helm_istiod: Option<serde_json::Value>,
+    pub helm_gateway: Option<serde_json::Value>,
+    pub istio_operator: Option<serde_json::Value>,
+    pub east_west_operator: Option<serde_json::Value>,
+}
+
+impl Overrides {
+    pub fn is_empty(&self) -> bool {
+        self == &Overrides::default()
+    }
 }
 
 impl Cluster {

@@ -95,7 +95,14 @@ pub fn render(plan: &Plan) -> Result<BTreeMap<String, Vec<u8>>, RenderError> {
     let env = environment();
     let mut out = BTreeMap::new();
     for f in &plan.files {
-        let text = render_one(&env, &f.path, f.template, &f.context)?;
+        let mut text = render_one(&env, &f.path, f.template, &f.context)?;
+        if let Some(o) = &f.overlay {
+            text = overlaid(&text, o).map_err(|message| RenderError {
+                path: f.path.clone(),
+                template: f.template,
+                message,
+            })?;
+        }
         out.insert(f.path.clone(), text.into_bytes());
     }
     Ok(out)
@@ -114,6 +121,29 @@ pub fn render_redacted(plan: &Plan) -> Result<BTreeMap<String, String>, RenderEr
         }
     }
     Ok(out)
+}
+
+/// A rendered document with `overlay` deep-merged into its `spec` (DESIGN §7 overrides): the
+/// leading comment lines stay, the document is read back and written by the one serializer
+/// (comments inside it do not survive; keys come out sorted).
+fn overlaid(text: &str, overlay: &serde_json::Value) -> Result<String, String> {
+    let mut head = String::new();
+    let mut body = text;
+    while body.starts_with('#') {
+        let end = body.find('\n').map_or(body.len(), |i| i + 1);
+        head.push_str(&body[..end]);
+        body = &body[end..];
+    }
+    let node = crate::spec::parse::parse(body).map_err(|d| d.message)?;
+    let mut doc = node.to_json();
+    let spec = doc
+        .get_mut("spec")
+        .ok_or_else(|| "the document has no `spec`".to_owned())?;
+    crate::overlay::merge(spec, overlay);
+    Ok(format!(
+        "{head}# `overrides` of the spec are merged into `spec` (keys sorted, comments inside dropped).\n{}\n",
+        to_yaml(&doc, 0)
+    ))
 }
 
 fn render_one(

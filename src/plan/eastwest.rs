@@ -130,7 +130,7 @@ pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) -> Option<Value> {
     if let Some(r) = &mesh.revision {
         script_args.push_str(&format!(" --revision {r}"));
     }
-    out.add(
+    out.add_overlaid(
         "install/eastwest-gateway.yaml",
         "eastwest-gateway.yaml.j2",
         Applied::No,
@@ -148,6 +148,7 @@ pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) -> Option<Value> {
             node_port,
             mesh_id: (shape != EastWestShape::Current).then_some(mesh.mesh_id.as_str()),
         },
+        c.overrides.east_west_operator.clone(),
     );
     v.has_helm_values()
         .then(|| helm::plan_gateway(x, node_port, out))

@@ -80,6 +80,7 @@ impl Files<'_> {
             }),
             applied: Applied::No,
             sealed: None,
+            overlay: None,
         });
     }
 }

@@ -8,6 +8,7 @@ use super::install::Inputs;
 use super::names::injection_path;
 use super::{Applied, ClusterFiles, Ctx};
 use crate::model::{Cluster, Mesh};
+use crate::overlay::merge;
 
 /// The Helm values of one cluster, for the values files and Flux.
 pub(crate) struct ClusterHelm {
@@ -87,8 +88,20 @@ pub(super) fn plan(x: &Ctx, h: &Inputs, out: &mut ClusterFiles) -> Option<Cluste
     if !x.mesh.version.has_helm_values() {
         return None;
     }
-    let base = base_values(x.mesh, h);
-    let istiod = istiod_values(x.mesh, out.c, h);
+    // Overrides last, over everything meshrender computes (validation refused the derived
+    // paths): `meshConfig` into the chart's `meshConfig`, then the chart's own overrides.
+    let o = &out.c.overrides;
+    let mut base = base_values(x.mesh, h);
+    if let Some(b) = &o.helm_base {
+        merge(&mut base, b);
+    }
+    let mut istiod = istiod_values(x.mesh, out.c, h);
+    if let Some(m) = &o.mesh_config {
+        merge(&mut istiod, &json!({ "meshConfig": m }));
+    }
+    if let Some(i) = &o.helm_istiod {
+        merge(&mut istiod, i);
+    }
     let istiod_release = match &x.mesh.revision {
         Some(r) => format!("istiod-{r}"),
         None => "istiod".to_owned(),
@@ -154,7 +167,10 @@ pub(super) fn plan(x: &Ctx, h: &Inputs, out: &mut ClusterFiles) -> Option<Cluste
 
 /// The east-west gateway's values file; returns the values.
 pub(super) fn plan_gateway(x: &Ctx, node_port: bool, out: &mut ClusterFiles) -> Value {
-    let values = gateway_values(x.mesh, out.c, node_port);
+    let mut values = gateway_values(x.mesh, out.c, node_port);
+    if let Some(g) = &out.c.overrides.helm_gateway {
+        merge(&mut values, g);
+    }
     out.add(
         "install/helm/eastwest-gateway.values.yaml",
         "helm/eastwest-gateway.values.yaml.j2",

@@ -112,6 +112,15 @@ pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) -> Inputs {
         helm_env,
         ambient,
     };
+    // `overrides.meshConfig` under `overrides.istioOperator` (which may set meshConfig too)
+    let o = &c.overrides;
+    let overlay = crate::overlay::merged(
+        o.mesh_config
+            .as_ref()
+            .map(|m| serde_json::json!({ "meshConfig": m }))
+            .as_ref(),
+        o.istio_operator.as_ref(),
+    );
     if v.is_replicated_control_plane_era() {
         // 1.6.0's file adds `{{ namespace }}.global`, which the 1.6 patch releases removed
         // in favour of `multiCluster.globalDomainSuffix` and `includeEnvoyFilter`
@@ -125,7 +134,7 @@ pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) -> Inputs {
             );
         }
         let global_domain_suffix = v.minor == 6 && !six_oh;
-        out.add(
+        out.add_overlaid(
             "install/istiooperator.yaml",
             "istiooperator.replicated.yaml.j2",
             Applied::No,
@@ -140,9 +149,10 @@ pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) -> Inputs {
                 global_domain_suffix,
                 node_port: c.east_west.as_ref().is_some_and(|g| g.node_port),
             },
+            overlay,
         );
     } else {
-        out.add(
+        out.add_overlaid(
             "install/istiooperator.yaml",
             "istiooperator.yaml.j2",
             Applied::No,
@@ -169,6 +179,7 @@ pub(super) fn plan(x: &Ctx, out: &mut ClusterFiles) -> Inputs {
                 remote_pilot_address: &inputs.remote_pilot_address,
                 injection_path: inputs.remote_profile.then(|| injection_path(c)),
             },
+            overlay,
         );
     }
     inputs

@@ -68,6 +68,9 @@ pub(crate) struct PlannedFile {
     pub applied: Applied,
     /// `secrets.mode: sops`: rendered as plaintext, then sealed (see `crate::sops`).
     pub sealed: Option<Sealed>,
+    /// Overrides deep-merged into the rendered document's `spec` (an IstioOperator): the
+    /// file is rendered, read back and written again through the one YAML serializer.
+    pub overlay: Option<Value>,
 }
 
 /// How a sealed file is rendered besides its plaintext.
@@ -169,7 +172,22 @@ impl<'a> ClusterFiles<'a> {
             }),
             applied,
             sealed: None,
+            overlay: None,
         });
+    }
+
+    /// Like [`ClusterFiles::add`], with `overlay` deep-merged into the document's `spec`.
+    pub fn add_overlaid(
+        &mut self,
+        rel: impl Into<String>,
+        template: &'static str,
+        applied: Applied,
+        body: impl Serialize,
+        overlay: Option<Value>,
+    ) {
+        self.add(rel, template, applied, body);
+        let f = self.files.last_mut().expect("just added");
+        f.overlay = overlay;
     }
 
     /// A Secret sealed with SOPS: `body` with its secret values (or placeholders where they

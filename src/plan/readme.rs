@@ -130,6 +130,7 @@ pub(super) fn plan(x: &Ctx, files: &mut Vec<PlannedFile>) {
             context,
             applied: Applied::No,
             sealed: None,
+            overlay: None,
         });
     }
 }

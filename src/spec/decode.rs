@@ -447,8 +447,79 @@ pub fn decode(root: &Node, d: &mut Diagnostics) -> Spec {
         Some(Sp::new(Verification { enabled }, n.loc))
     });
     spec.gitops = f.field("gitops", d, gitops);
+    spec.overrides = f.field("overrides", d, overrides);
     f.finish(d);
     spec
+}
+
+/// `overrides` (mesh-wide or per cluster).
+fn overrides(n: &Node, path: &str, d: &mut Diagnostics) -> Option<Sp<Overrides>> {
+    let mut f = Fields::of(n, path, d)?;
+    let o = Overrides {
+        mesh_config: f.field("meshConfig", d, free_map),
+        helm: f.field("helm", d, |h, path, d| {
+            let mut g = Fields::of(h, path, d)?;
+            let helm = HelmOverrides {
+                base: g.field("base", d, free_map),
+                istiod: g.field("istiod", d, free_map),
+                east_west_gateway: g.field("eastWestGateway", d, free_map),
+            };
+            g.finish(d);
+            Some(Sp::new(helm, h.loc))
+        }),
+        istio_operator: f.field("istioOperator", d, free_map),
+        east_west_gateway_operator: f.field("eastWestGatewayOperator", d, free_map),
+    };
+    f.finish(d);
+    Some(Sp::new(o, n.loc))
+}
+
+/// A mapping of free keys and values (an override), kept as its tree. Values must be
+/// representable in the rendered YAML and JSON: finite numbers, no control characters in keys.
+fn free_map(n: &Node, path: &str, d: &mut Diagnostics) -> Option<Sp<Node>> {
+    // read as a mapping (for `key_paths`), but its keys are the user's
+    Fields::of(n, path, d)?;
+    let mut ok = true;
+    check_free(n, path, d, &mut ok);
+    ok.then(|| Sp::new(n.clone(), n.loc))
+}
+
+fn check_free(n: &Node, path: &str, d: &mut Diagnostics, ok: &mut bool) {
+    match &n.value {
+        Value::Float(x) if !x.is_finite() => {
+            d.error_help(
+                Code::E002,
+                n.loc,
+                format!("`{path}` must be a finite number, found {x}"),
+                "write the number, or quote it to make it a string",
+            );
+            *ok = false;
+        }
+        Value::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                check_free(item, &format!("{path}[{i}]"), d, ok);
+            }
+        }
+        Value::Map(entries) => {
+            for (k, v) in entries {
+                if k.name.chars().any(char::is_control) {
+                    d.error_help(
+                        Code::E030,
+                        k.loc,
+                        format!(
+                            "a key under `{path}` contains a control character: {}",
+                            k.name.escape_debug()
+                        ),
+                        "remove newlines, tabs and other control characters from the key",
+                    );
+                    *ok = false;
+                    continue;
+                }
+                check_free(v, &join(path, &k.name), d, ok);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// A `{kind, name}` reference (External Secrets store, Flux source).
@@ -624,6 +695,7 @@ fn cluster(n: &Node, path: &str, d: &mut Diagnostics) -> Option<Cluster> {
             g.finish(d);
             Some(Sp::new(a, e.loc))
         }),
+        overrides: f.field("overrides", d, overrides),
     };
     f.finish(d);
     Some(c)

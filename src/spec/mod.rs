@@ -76,6 +76,31 @@ pub struct Spec {
     pub federation: Field<Federation>,
     pub verification: Field<Verification>,
     pub gitops: Field<Gitops>,
+    /// Mesh-wide `overrides` (DESIGN §7), under each cluster's own.
+    pub overrides: Field<Overrides>,
+}
+
+/// `overrides` (mesh-wide, or `clusters[].overrides`): free-form values deep-merged into what
+/// meshrender renders. Each part is kept as its located YAML tree, so a refused path is
+/// reported where it was written.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// Into every control plane's mesh config (IstioOperator `spec.meshConfig`, istiod chart
+    /// `meshConfig`).
+    pub mesh_config: Field<parse::Node>,
+    pub helm: Field<HelmOverrides>,
+    /// Into `install/istiooperator.yaml` `spec`.
+    pub istio_operator: Field<parse::Node>,
+    /// Into `install/eastwest-gateway.yaml` `spec`.
+    pub east_west_gateway_operator: Field<parse::Node>,
+}
+
+/// `overrides.helm`: into `install/helm/<chart>.values.yaml` (and the GitOps and Sail values).
+#[derive(Clone, Debug, Default)]
+pub struct HelmOverrides {
+    pub base: Field<parse::Node>,
+    pub istiod: Field<parse::Node>,
+    pub east_west_gateway: Field<parse::Node>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -150,6 +175,8 @@ pub struct Cluster {
     pub control_plane: Field<String>,
     pub east_west_gateway: Field<EastWestGateway>,
     pub api_server: Field<ApiServer>,
+    /// This cluster's `overrides`, merged over the mesh-wide ones (the cluster wins).
+    pub overrides: Field<Overrides>,
 }
 
 #[derive(Clone, Debug, Default)]

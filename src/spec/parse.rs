@@ -37,6 +37,28 @@ pub enum Value {
     Map(Vec<(Key, Node)>),
 }
 
+impl Node {
+    /// The tree as JSON data (mapping order kept as written where the JSON map keeps it:
+    /// sorted). A non-finite number becomes null; the decoder refuses those in overrides.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match &self.value {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => J::from(*i),
+            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+            Value::Str(s) => J::String(s.clone()),
+            Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
+            Value::Map(entries) => J::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.name.clone(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
 impl Value {
     /// What a user would call this kind of value, for "expected X, found Y" messages.
     pub fn kind(&self) -> &'static str {

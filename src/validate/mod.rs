@@ -11,6 +11,8 @@ mod formats;
 mod gitops;
 mod header;
 mod inputs;
+mod iop_fields;
+mod overrides;
 mod pki;
 mod secrets;
 mod topology;
@@ -110,6 +112,7 @@ pub(crate) fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) 
             "install a SOPS plugin in Argo CD, or use Flux (its Kustomizations decrypt with the age key in Secret `sops-age`), or `mode: external-secrets`",
         );
     }
+    let mut overrides = overrides::check(spec, head.version, head.dataplane, topo.as_ref(), &mut d);
     let federation = if replicated_era {
         federation::settings(spec, &clusters, &mut d)
     } else {
@@ -136,6 +139,11 @@ pub(crate) fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) 
             name: c.name.value,
             network: c.network,
             role: c.role,
+            overrides: if c.index < overrides.len() {
+                std::mem::take(&mut overrides[c.index])
+            } else {
+                Default::default()
+            },
         })
         .collect();
     let mesh = Mesh {

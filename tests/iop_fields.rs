@@ -202,15 +202,16 @@ fn every_istiooperator_uses_only_fields_of_its_version() {
                             "{name}: spec.{p} does not exist in Istio 1.{minor}"
                         ));
                     }
-                    // ≥ 1.24: every path must be in the master list (free-form maps such as
-                    // pilot.env and gateway env are Struct values: their keys are data).
+                    // ≥ 1.24: every path must be in the master list, or below a listed
+                    // path of a free type (Struct, map, Value: no listed children), whose
+                    // keys are data (pilot.env, serviceAnnotations, resources.requests).
                     if minor >= 24 {
-                        let free_form = [
-                            "values.pilot.env.",
-                            "values.gateways.istio-ingressgateway.env.",
-                        ];
                         let known = master.iter().any(|m| m == p)
-                            || free_form.iter().any(|f| p.starts_with(f));
+                            || p.match_indices('.').any(|(i, _)| {
+                                let prefix = &p[..i];
+                                master.iter().any(|m| m == prefix)
+                                    && !master.iter().any(|m| m.starts_with(&format!("{prefix}.")))
+                            });
                         if !known {
                             failures.push(format!(
                                 "{name}: spec.{p} is not a spec.values path of Istio ≥ 1.24"
@@ -251,4 +252,30 @@ fn the_checker_rejects_fields_a_version_lacks() {
     );
     assert!(!top_field_ok("addonComponents", 24));
     assert!(!component_ok("ztunnel", 17));
+}
+
+/// The `spec.values` paths meshrender embeds for the unknown-override warning (W010,
+/// `src/validate/iop-values-paths.tsv`) are §7 of the document, path and type, list paths
+/// without `[]`. `UPDATE_GOLDEN=1` rewrites the file from the document.
+#[test]
+fn embedded_values_paths_are_the_documents() {
+    let Some(shared) = shared() else { return };
+    let md = std::fs::read_to_string(shared.join("ISTIOOPERATOR-FIELDS.md")).unwrap();
+    let section = md.split("## 7.").nth(1).expect("§7");
+    let mut want = String::new();
+    for line in section.lines().filter(|l| l.starts_with("| `values")) {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let path = cells[1].trim_matches('`').trim_end_matches("[]");
+        want.push_str(&format!("{path}\t{}\n", cells[2]));
+    }
+    assert!(want.lines().count() > 300, "§7 lists the values paths");
+    let file = root().join("src/validate/iop-values-paths.tsv");
+    if update_golden() {
+        std::fs::write(&file, &want).unwrap();
+    }
+    let have = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(
+        have, want,
+        "src/validate/iop-values-paths.tsv differs from §7"
+    );
 }

@@ -244,7 +244,10 @@ mod tests {
         );
         assert_eq!(paths("resourceSuffix: x\n", 24), ["resourceSuffix"]);
         assert_eq!(paths("resourceSuffix: x\n", 23), Vec::<String>::new());
-        assert_eq!(paths("components:\n  ztunnel: {}\n", 18), ["components.ztunnel"]);
+        assert_eq!(
+            paths("components:\n  ztunnel: {}\n", 18),
+            ["components.ztunnel"]
+        );
         // values are checked from 1.24 on only
         assert_eq!(paths("values:\n  nope: 1\n", 20), Vec::<String>::new());
     }

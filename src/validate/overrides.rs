@@ -57,54 +57,94 @@ impl Part {
                 (&["defaultRevision"], "`istio.revision`"),
             ],
             Part::HelmIstiod => &[
-                (&["profile"], "the cluster's role (`role`, `istio.dataplane`)"),
+                (
+                    &["profile"],
+                    "the cluster's role (`role`, `istio.dataplane`)",
+                ),
                 (&["revision"], "`istio.revision`"),
                 (&["global", "hub"], "`istio.hub`"),
                 (&["global", "tag"], "`istio.tag`"),
                 (&["global", "meshID"], "`meshID`"),
-                (&["global", "multiCluster", "clusterName"], "`clusters[].name`"),
+                (
+                    &["global", "multiCluster", "clusterName"],
+                    "`clusters[].name`",
+                ),
                 (&["global", "network"], "`clusters[].network`"),
-                (&["global", "externalIstiod"], "the remotes a primary serves"),
+                (
+                    &["global", "externalIstiod"],
+                    "the remotes a primary serves",
+                ),
                 (&["global", "configCluster"], "the cluster's role (`role`)"),
                 (
                     &["global", "remotePilotAddress"],
                     "the primary's `eastWestGateway.address`",
                 ),
-                (&["istiodRemote", "injectionPath"], "the remote's name and network"),
-                (&["istiodRemote", "injectionURL"], "the remote's name and network"),
+                (
+                    &["istiodRemote", "injectionPath"],
+                    "the remote's name and network",
+                ),
+                (
+                    &["istiodRemote", "injectionURL"],
+                    "the remote's name and network",
+                ),
                 (&["meshConfig", "trustDomain"], "`trustDomain`"),
                 (
-                    &["meshConfig", "defaultConfig", "proxyMetadata", "PROXY_CONFIG_XDS_AGENT"],
+                    &[
+                        "meshConfig",
+                        "defaultConfig",
+                        "proxyMetadata",
+                        "PROXY_CONFIG_XDS_AGENT",
+                    ],
                     ROTATION,
                 ),
                 (&["env", "EXTERNAL_ISTIOD"], "the remotes a primary serves"),
                 (&["env", "ISTIO_MULTIROOT_MESH"], ROTATION),
-                (&["env", "AMBIENT_ENABLE_MULTI_NETWORK"], "`istio.dataplane`"),
+                (
+                    &["env", "AMBIENT_ENABLE_MULTI_NETWORK"],
+                    "`istio.dataplane`",
+                ),
                 (&["env", "AMBIENT_ENABLE_BAGGAGE"], "`istio.dataplane`"),
             ],
             Part::HelmGateway => &[
                 (&["name"], "meshrender (the east-west gateway's name)"),
                 (&["networkGateway"], "`clusters[].network`"),
                 (&["revision"], "`istio.revision`"),
-                (&["service", "type"], "`clusters[].eastWestGateway.serviceType`"),
+                (
+                    &["service", "type"],
+                    "`clusters[].eastWestGateway.serviceType`",
+                ),
                 (
                     &["service", "annotations", "traffic.istio.io/nodeSelector"],
                     "`clusters[].eastWestGateway.serviceType`",
                 ),
-                (&["labels", "topology.istio.io/network"], "`clusters[].network`"),
+                (
+                    &["labels", "topology.istio.io/network"],
+                    "`clusters[].network`",
+                ),
             ],
             Part::IstioOperator => &[
-                (&["profile"], "the cluster's role (`role`, `istio.dataplane`)"),
+                (
+                    &["profile"],
+                    "the cluster's role (`role`, `istio.dataplane`)",
+                ),
                 (&["revision"], "`istio.revision`"),
                 (&["hub"], "`istio.hub`"),
                 (&["tag"], "`istio.tag`"),
                 (&["meshConfig", "trustDomain"], "`trustDomain`"),
                 (
-                    &["meshConfig", "defaultConfig", "proxyMetadata", "PROXY_CONFIG_XDS_AGENT"],
+                    &[
+                        "meshConfig",
+                        "defaultConfig",
+                        "proxyMetadata",
+                        "PROXY_CONFIG_XDS_AGENT",
+                    ],
                     ROTATION,
                 ),
                 (&["values", "global", "meshID"], "`meshID`"),
-                (&["values", "global", "multiCluster", "clusterName"], "`clusters[].name`"),
+                (
+                    &["values", "global", "multiCluster", "clusterName"],
+                    "`clusters[].name`",
+                ),
                 (
                     &["values", "global", "multiCluster", "globalDomainSuffix"],
                     "`federation`",
@@ -113,17 +153,35 @@ impl Part {
                     &["values", "global", "multiCluster", "includeEnvoyFilter"],
                     "`federation`",
                 ),
-                (&["values", "global", "podDNSSearchNamespaces"], "`federation`"),
+                (
+                    &["values", "global", "podDNSSearchNamespaces"],
+                    "`federation`",
+                ),
                 (&["values", "global", "network"], "`clusters[].network`"),
-                (&["values", "global", "externalIstiod"], "the remotes a primary serves"),
+                (
+                    &["values", "global", "externalIstiod"],
+                    "the remotes a primary serves",
+                ),
                 (
                     &["values", "global", "remotePilotAddress"],
                     "the primary's `eastWestGateway.address`",
                 ),
-                (&["values", "pilot", "env", "EXTERNAL_ISTIOD"], "the remotes a primary serves"),
-                (&["values", "pilot", "env", "ISTIO_MULTIROOT_MESH"], ROTATION),
-                (&["values", "istiodRemote", "injectionPath"], "the remote's name and network"),
-                (&["values", "istiodRemote", "injectionURL"], "the remote's name and network"),
+                (
+                    &["values", "pilot", "env", "EXTERNAL_ISTIOD"],
+                    "the remotes a primary serves",
+                ),
+                (
+                    &["values", "pilot", "env", "ISTIO_MULTIROOT_MESH"],
+                    ROTATION,
+                ),
+                (
+                    &["values", "istiodRemote", "injectionPath"],
+                    "the remote's name and network",
+                ),
+                (
+                    &["values", "istiodRemote", "injectionURL"],
+                    "the remote's name and network",
+                ),
                 (
                     &["components", "pilot", "k8s", "env"],
                     "`istio.dataplane` (a list replaces meshrender's; add istiod env under `values.pilot.env`)",
@@ -144,9 +202,17 @@ impl Part {
                 ),
                 (&["values", "global", "meshID"], "`meshID`"),
                 (&["values", "global", "network"], "`clusters[].network`"),
-                (&["values", "global", "multiCluster", "clusterName"], "`clusters[].name`"),
                 (
-                    &["values", "gateways", "istio-ingressgateway", "injectionTemplate"],
+                    &["values", "global", "multiCluster", "clusterName"],
+                    "`clusters[].name`",
+                ),
+                (
+                    &[
+                        "values",
+                        "gateways",
+                        "istio-ingressgateway",
+                        "injectionTemplate",
+                    ],
                     "meshrender (gen-eastwest-gateway.sh's `gateway` template)",
                 ),
                 (
@@ -274,13 +340,13 @@ fn check_one(
                     let touched = show(q);
                     let message = if leaf.len() < q.len() {
                         format!(
-                            "`{}.{}` replaces `{touched}`, which meshrender derives from {why}",
+                            "`{}.{}` replaces `{touched}`, a value meshrender derives",
                             w.path,
                             show(leaf)
                         )
                     } else {
                         format!(
-                            "`{}.{}` would change `{touched}`, which meshrender derives from {why}",
+                            "`{}.{}` would change `{touched}`, a value meshrender derives",
                             w.path,
                             show(leaf)
                         )
@@ -289,7 +355,7 @@ fn check_one(
                         Code::E050,
                         *loc,
                         message,
-                        format!("remove the override; the value follows {why}"),
+                        format!("it follows {why}; remove the override"),
                     );
                     break;
                 }

@@ -42,9 +42,34 @@ fn istio_values(istiod: &Value, ambient: bool) -> (Option<Value>, Value) {
     let mut values = istiod.as_object().cloned().unwrap_or_default();
     let profile = values.remove("profile");
     values.remove("revision");
-    let mut pilot = Map::new();
-    if let Some(env) = values.remove("env") {
-        pilot.insert("env".into(), env);
+    // The istiod chart's flattened keys (env, replicaCount, resources: overrides included)
+    // are the Sail API's `pilot.*`; only the Sail `values` top-level keys stay where they are.
+    const TOP: &[&str] = &[
+        "base",
+        "compatibilityVersion",
+        "defaultRevision",
+        "experimental",
+        "gatewayClasses",
+        "global",
+        "istiodRemote",
+        "meshConfig",
+        "pilot",
+        "sidecarInjectorWebhook",
+        "telemetry",
+    ];
+    let mut pilot = match values.remove("pilot") {
+        Some(Value::Object(p)) => p,
+        _ => Map::new(),
+    };
+    let flattened: Vec<String> = values
+        .keys()
+        .filter(|k| !TOP.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    for k in flattened {
+        if let Some(v) = values.remove(&k) {
+            pilot.insert(k, v);
+        }
     }
     if ambient {
         pilot.insert("trustedZtunnelNamespace".into(), json!(ZTUNNEL_NAMESPACE));

@@ -12,6 +12,7 @@ mod gitops;
 mod header;
 mod inputs;
 mod pki;
+mod reads;
 mod secrets;
 mod topology;
 
@@ -52,10 +53,11 @@ pub(crate) fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) 
     let head = header::check(spec, &mut d);
     let pki = pki::settings(&spec.pki, base, &mut d);
     let ca_backend = pki::backend(&spec.pki, head.version, &mut d);
-    let (clusters, clusters_ok) = clusters::check(spec, &mut d);
+    let (mut clusters, clusters_ok) = clusters::check(spec, &mut d);
     let replicated_era = head
         .version
         .is_some_and(|v| v.is_replicated_control_plane_era());
+    reads::check(spec, replicated_era, &mut clusters, &mut d);
     if let Some(v) = head.version {
         topology::version_rules(spec, v, &mut d);
     }
@@ -64,7 +66,7 @@ pub(crate) fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) 
             v,
             clusters
                 .iter()
-                .map(|c| (&c.name.value, &c.network, &c.role)),
+                .map(|c| (&c.name.value, &c.network, &c.role, c.reads.as_deref())),
         )
     });
     if let Some(topo) = &topo
@@ -136,6 +138,7 @@ pub(crate) fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) 
             name: c.name.value,
             network: c.network,
             role: c.role,
+            reads: c.reads,
         })
         .collect();
     let mesh = Mesh {

@@ -46,7 +46,7 @@ pub(super) fn check(
             d.error_help(
                 Code::E040,
                 reads.loc,
-                format!("remote cluster `{me}` must not set `reads`: it runs no istiod of its own"),
+                format!("remote cluster `{me}` must not set `reads`: only a primary's istiod reads other clusters"),
                 format!("remove `reads`; its primary `{control_plane}` always reads it, and chooses what else it reads with its own `reads`"),
             );
             continue;

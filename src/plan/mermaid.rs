@@ -170,3 +170,14 @@ pub fn glance(mesh: &Mesh, topo: &Topology) -> Glance {
         watches,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_escaped_and_ids_are_identifiers() {
+        assert_eq!(label("a\"b<c>#"), "a#quot;b#lt;c#gt;#35;");
+        assert_eq!(node("eu-hub-1"), "c_eu_hub_1");
+    }
+}

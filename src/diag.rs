@@ -105,6 +105,18 @@ codes! {
     E033,
     /// The topology does not fit the data plane mode (ambient: multi-network multi-primary only).
     E034,
+    /// `reads` on a cluster that runs no reading istiod (a remote; Istio before 1.8).
+    E040,
+    /// `reads` names a cluster the spec does not have.
+    E041,
+    /// `reads` names the cluster itself.
+    E042,
+    /// An explicit `reads` leaves out a remote the primary serves.
+    E043,
+    /// `reads` lists a cluster (or `"*"`) twice.
+    E044,
+    /// `reads` mixes `"*"` with cluster names.
+    E045,
     /// An override changes a value meshrender derives from the topology or another spec field.
     E050,
     /// An override of a file this mesh or cluster does not render.

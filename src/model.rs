@@ -138,6 +138,9 @@ pub struct Cluster {
     pub role: Role,
     pub east_west: Option<EastWestGateway>,
     pub api_server: Option<ApiServer>,
+    /// `reads` (DESIGN §7.1): `None` = every other cluster (`"*"`, the default); else the
+    /// named clusters, sorted, the remotes it serves included. Primaries only.
+    pub reads: Option<Vec<String>>,
     /// The mesh-wide `overrides` with this cluster's merged over them.
     pub overrides: Overrides,
 }
@@ -307,7 +310,9 @@ impl Mesh {
     pub fn topology(&self) -> Topology {
         Topology::derive(
             self.version,
-            self.clusters.iter().map(|c| (&c.name, &c.network, &c.role)),
+            self.clusters
+                .iter()
+                .map(|c| (&c.name, &c.network, &c.role, c.reads.as_deref())),
         )
     }
 
@@ -325,27 +330,39 @@ pub struct Topology {
     index: std::collections::BTreeMap<String, usize>,
 }
 
-/// The clusters one primary reads: every other cluster, as a view of one sorted list shared
-/// by all primaries (so validation and planning stay linear in the cluster count, instead
-/// of every primary holding a copy of every name: 10,000 primaries once took 5.5 GB).
+/// The clusters one primary reads. With `reads: ["*"]` (the default): every other cluster,
+/// as a view of one sorted list shared by all such primaries (so validation and planning stay
+/// linear in the cluster count, instead of every primary holding a copy of every name: 10,000
+/// primaries once took 5.5 GB). With an explicit `reads` list: that list, sorted (its size is
+/// the spec's own).
 #[derive(Clone, Debug, Default)]
 pub struct Reads {
     /// Every cluster name, sorted; empty for a cluster that reads nothing.
     all: std::sync::Arc<[String]>,
     /// The reader itself, left out.
     me: usize,
+    /// An explicit read set, sorted and without the reader: replaces `all`.
+    listed: Option<Vec<String>>,
 }
 
 impl Reads {
-    pub fn iter(&self) -> impl Iterator<Item = &String> {
-        self.all
-            .iter()
-            .enumerate()
-            .filter(move |(i, _)| *i != self.me)
-            .map(|(_, n)| n)
+    pub fn iter(&self) -> Box<dyn Iterator<Item = &String> + '_> {
+        match &self.listed {
+            Some(l) => Box::new(l.iter()),
+            None => Box::new(
+                self.all
+                    .iter()
+                    .enumerate()
+                    .filter(move |(i, _)| *i != self.me)
+                    .map(|(_, n)| n),
+            ),
+        }
     }
 
     pub fn contains(&self, name: &str) -> bool {
+        if let Some(l) = &self.listed {
+            return l.binary_search_by(|n| n.as_str().cmp(name)).is_ok();
+        }
         match self.all.binary_search_by(|n| n.as_str().cmp(name)) {
             Ok(i) => i != self.me,
             Err(_) => false,
@@ -353,7 +370,15 @@ impl Reads {
     }
 
     pub fn len(&self) -> usize {
-        self.all.len().saturating_sub(1)
+        match &self.listed {
+            Some(l) => l.len(),
+            None => self.all.len().saturating_sub(1),
+        }
+    }
+
+    /// Whether this is the default read set (`"*"`: every other cluster).
+    pub fn is_everyone(&self) -> bool {
+        self.listed.is_none()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -365,7 +390,7 @@ impl<'a> IntoIterator for &'a Reads {
     type Item = &'a String;
     type IntoIter = Box<dyn Iterator<Item = &'a String> + 'a>;
     fn into_iter(self) -> Self::IntoIter {
-        Box::new(self.iter())
+        self.iter()
     }
 }
 
@@ -381,7 +406,7 @@ pub struct Facts {
     pub runs_istiod: bool,
     /// Some primary reads this cluster's API server.
     pub read_by_primary: bool,
-    /// The clusters this (primary) cluster reads, sorted: every other cluster.
+    /// The clusters this (primary) cluster reads, sorted: every other cluster, or its `reads`.
     pub reads: Reads,
     pub expose_services: bool,
     pub expose_istiod: bool,
@@ -390,16 +415,16 @@ pub struct Facts {
 impl Topology {
     pub fn derive<'a>(
         version: Version,
-        clusters: impl Iterator<Item = (&'a String, &'a String, &'a Role)> + Clone,
+        clusters: impl Iterator<Item = (&'a String, &'a String, &'a Role, Option<&'a [String]>)> + Clone,
     ) -> Topology {
-        let networks: BTreeSet<&String> = clusters.clone().map(|(_, n, _)| n).collect();
+        let networks: BTreeSet<&String> = clusters.clone().map(|(_, n, _, _)| n).collect();
         if version.is_replicated_control_plane_era() {
             // Replicated control planes: every cluster runs istiod; clusters never read each
             // other and need no east-west gateway (they meet through `federation`).
             return Topology::indexed(
                 false,
                 clusters
-                    .map(|(name, _, _)| Facts {
+                    .map(|(name, _, _, _)| Facts {
                         name: name.clone(),
                         primary: true,
                         runs_istiod: true,
@@ -409,13 +434,8 @@ impl Topology {
             );
         }
         let multi_network = networks.len() > 1;
-        let primaries: Vec<&String> = clusters
-            .clone()
-            .filter(|(_, _, r)| **r == Role::Primary)
-            .map(|(n, _, _)| n)
-            .collect();
         let mut served: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
-        for (n, _, r) in clusters.clone() {
+        for (n, _, r, _) in clusters.clone() {
             if let Role::Remote { control_plane } = r {
                 served
                     .entry(control_plane.as_str())
@@ -423,33 +443,67 @@ impl Topology {
                     .push(n.clone());
             }
         }
-        let mut sorted: Vec<String> = clusters.clone().map(|(n, _, _)| n.clone()).collect();
+        let mut sorted: Vec<String> = clusters.clone().map(|(n, _, _, _)| n.clone()).collect();
         sorted.sort();
         let all: std::sync::Arc<[String]> = sorted.into();
-        let primary_count = primaries.len();
+        // Who is read by some primary: everyone but the reader when a primary reads `"*"`,
+        // plus the names of explicit lists and served remotes (linear in the spec size).
+        let star_readers = clusters
+            .clone()
+            .filter(|(_, _, r, reads)| **r == Role::Primary && reads.is_none())
+            .count();
+        let mut listed: BTreeSet<&str> = BTreeSet::new();
+        for (n, _, r, reads) in clusters.clone() {
+            if *r != Role::Primary {
+                continue;
+            }
+            if let Some(l) = reads {
+                listed.extend(l.iter().map(String::as_str).filter(|x| *x != n.as_str()));
+            }
+            if let Some(s) = served.get(n.as_str()) {
+                listed.extend(s.iter().map(String::as_str));
+            }
+        }
         let facts = clusters
             .clone()
-            .map(|(name, _, role)| {
+            .map(|(name, _, role, explicit)| {
                 let primary = *role == Role::Primary;
                 let mut serves: Vec<String> =
                     served.get(name.as_str()).cloned().unwrap_or_default();
                 serves.sort();
-                let reads = if primary {
+                let reads = if !primary {
+                    Reads::default()
+                } else if let Some(l) = explicit {
+                    let mut l: Vec<String> = l
+                        .iter()
+                        .filter(|x| *x != name)
+                        .cloned()
+                        .chain(serves.iter().cloned())
+                        .collect();
+                    l.sort();
+                    l.dedup();
+                    Reads {
+                        listed: Some(l),
+                        ..Reads::default()
+                    }
+                } else {
                     Reads {
                         all: all.clone(),
                         me: all
                             .binary_search(name)
                             .expect("every cluster is in the sorted list"),
+                        listed: None,
                     }
-                } else {
-                    Reads::default()
                 };
+                let star_self = primary && explicit.is_none();
+                let read_by_primary =
+                    listed.contains(name.as_str()) || star_readers > usize::from(star_self);
                 Facts {
                     name: name.clone(),
                     primary,
                     needs_east_west: multi_network || (primary && !serves.is_empty()),
                     runs_istiod: primary || version.remotes_run_istiod(),
-                    read_by_primary: primary_count > usize::from(primary),
+                    read_by_primary,
                     expose_services: multi_network && primary,
                     expose_istiod: primary && !serves.is_empty(),
                     serves,

@@ -479,6 +479,12 @@ fn meshes() -> Vec<(String, Tree, String)> {
         render_case_variant("mixed-five-clusters", with_gitops("prod")),
         "prod".into(),
     ));
+    // regional hubs with read sets: the stages follow the read pairs only
+    out.push((
+        "read-sets-hub".into(),
+        render_case_variant("read-sets-hub", with_gitops("prod")),
+        "prod".into(),
+    ));
     // the reference specs at the newest and at a broken-schema release, with a revision
     for (name, minor, tag) in [
         (PRIMARY_REMOTE, "1.31", "1.31.0-rc.0"),

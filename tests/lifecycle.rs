@@ -368,3 +368,66 @@ fn a_missing_token_leaves_only_its_remote_secrets_pending() {
     );
     assert!(!stderr(&o).contains("W004"));
 }
+
+/// Every file below `dir`, relative, sorted.
+fn files(dir: &Path) -> std::collections::BTreeSet<String> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            e.path()
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn narrowing_reads_prunes_exactly_the_dropped_pairs() {
+    let (_t, d) = setup();
+    let o = run(&d, &["render", "mesh.yaml", "-o", "out"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let before = files(&d.join("out"));
+    assert!(before.contains("clusters/cluster2/remote-secret-cluster1.yaml"));
+    // cluster2 now reads only the remote it serves: the pair (cluster2, cluster1) goes, and
+    // cluster1, read by no primary any more, needs no reader token.
+    std::fs::write(
+        d.join("mesh.yaml"),
+        SPEC.replace(
+            "    network: network2\n    eastWestGateway: {address: 203.0.113.20}",
+            "    network: network2\n    reads: [cluster3]\n    eastWestGateway: {address: 203.0.113.20}",
+        ),
+    )
+    .unwrap();
+    let o = run(&d, &["render", "mesh.yaml", "-o", "out"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let after = files(&d.join("out"));
+    let gone: Vec<&String> = before.difference(&after).collect();
+    let gone_secrets: Vec<&&String> = gone
+        .iter()
+        .filter(|p| p.contains("remote-secret-"))
+        .collect();
+    assert_eq!(
+        gone_secrets,
+        [&&"clusters/cluster2/remote-secret-cluster1.yaml".to_owned()],
+        "{gone:?}"
+    );
+    assert!(
+        gone.iter()
+            .all(|p| p.ends_with("remote-secret-cluster1.yaml")
+                || p.as_str() == "clusters/cluster1/reader-token.yaml"),
+        "{gone:?}"
+    );
+    assert!(
+        after.is_subset(&before),
+        "nothing new: {:?}",
+        after.difference(&before)
+    );
+    assert!(after.contains("clusters/cluster1/remote-secret-cluster2.yaml"));
+    assert!(after.contains("clusters/cluster2/remote-secret-cluster3.yaml"));
+    let o = run(&d, &["check", "mesh.yaml", "-o", "out"]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+}

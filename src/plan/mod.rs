@@ -14,6 +14,7 @@ mod gitops;
 mod helm;
 mod install;
 mod kustomization;
+mod mermaid;
 mod names;
 mod namespace;
 mod reader_token;

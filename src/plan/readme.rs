@@ -93,6 +93,7 @@ struct Readme<'a> {
     cert_manager: Option<String>,
     /// Reader tokens reach the store through PushSecrets.
     push_tokens: bool,
+    glance: super::mermaid::Glance,
     /// Plaintext remote secrets not rendered for want of a token (W004): `primary`, `peer`.
     pending: Vec<(&'a str, &'a str)>,
     charts_version: &'a Option<String>,
@@ -159,6 +160,7 @@ fn readme<'a>(x: &'a Ctx, files: &'a [PlannedFile]) -> Readme<'a> {
             .ends_with("/install/helm/eastwest-gateway.values.yaml")
     });
     Readme {
+        glance: super::mermaid::glance(mesh, x.topo),
         header: HEADER,
         mesh_id: &mesh.mesh_id,
         version: mesh.version.to_string(),

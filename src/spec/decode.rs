@@ -674,6 +674,7 @@ fn cluster(n: &Node, path: &str, d: &mut Diagnostics) -> Option<Cluster> {
         network: f.string("network", d),
         role: f.string("role", d),
         control_plane: f.string("controlPlane", d),
+        reads: f.field("reads", d, strings),
         east_west_gateway: f.field("eastWestGateway", d, |e, path, d| {
             let mut g = Fields::of(e, path, d)?;
             let gw = EastWestGateway {

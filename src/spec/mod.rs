@@ -173,6 +173,8 @@ pub struct Cluster {
     pub network: Field<String>,
     pub role: Field<String>,
     pub control_plane: Field<String>,
+    /// The clusters a primary's istiod reads (DESIGN §7.1): names, or `"*"` (all others).
+    pub reads: Field<Vec<Sp<String>>>,
     pub east_west_gateway: Field<EastWestGateway>,
     pub api_server: Field<ApiServer>,
     /// This cluster's `overrides`, merged over the mesh-wide ones (the cluster wins).

@@ -20,6 +20,8 @@ pub(super) struct ClusterIn {
     pub role: Role,
     pub ew: EastWest,
     pub api_server: Option<Sp<spec::ApiServer>>,
+    /// `reads`, resolved by `reads::check`: `None` = every other cluster.
+    pub reads: Option<Vec<String>>,
 }
 
 /// `eastWestGateway`, as far as it is valid.
@@ -107,6 +109,7 @@ pub(super) fn check(spec: &Spec, d: &mut Diagnostics) -> (Vec<ClusterIn>, bool) 
                 role,
                 ew,
                 api_server: c.api_server.value().cloned(),
+                reads: None,
             }),
             _ => ok = false,
         }

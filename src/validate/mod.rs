@@ -14,6 +14,7 @@ mod inputs;
 mod iop_fields;
 mod overrides;
 mod pki;
+mod reads;
 mod secrets;
 mod topology;
 
@@ -54,10 +55,11 @@ pub(crate) fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) 
     let head = header::check(spec, &mut d);
     let pki = pki::settings(&spec.pki, base, &mut d);
     let ca_backend = pki::backend(&spec.pki, head.version, &mut d);
-    let (clusters, clusters_ok) = clusters::check(spec, &mut d);
+    let (mut clusters, clusters_ok) = clusters::check(spec, &mut d);
     let replicated_era = head
         .version
         .is_some_and(|v| v.is_replicated_control_plane_era());
+    reads::check(spec, replicated_era, &mut clusters, &mut d);
     if let Some(v) = head.version {
         topology::version_rules(spec, v, &mut d);
     }
@@ -66,7 +68,7 @@ pub(crate) fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) 
             v,
             clusters
                 .iter()
-                .map(|c| (&c.name.value, &c.network, &c.role)),
+                .map(|c| (&c.name.value, &c.network, &c.role, c.reads.as_deref())),
         )
     });
     if let Some(topo) = &topo
@@ -139,6 +141,7 @@ pub(crate) fn validate(spec: &Spec, base: &Path) -> (Option<Mesh>, Diagnostics) 
             name: c.name.value,
             network: c.network,
             role: c.role,
+            reads: c.reads,
             overrides: if c.index < overrides.len() {
                 std::mem::take(&mut overrides[c.index])
             } else {

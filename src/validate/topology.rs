@@ -136,7 +136,7 @@ pub(super) fn check(topo: &Topology, clusters: &[ClusterIn], d: &mut Diagnostics
                     "cluster `{}` needs `apiServer`: {who} read its API server for endpoint discovery",
                     c.name.value
                 ),
-                "add `apiServer: {server: https://HOST:6443, caFile: FILE}`",
+                "add `apiServer: {server: https://HOST:6443, caFile: FILE}`, or leave the cluster out of those primaries' `reads` (a cluster no primary reads needs no `apiServer`)",
             );
         }
     }

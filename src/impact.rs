@@ -532,7 +532,13 @@ mod tests {
         let r = review("README.md", Some("a"), Some("b"));
         assert_eq!(r.files[0].note, "not YAML: no known runtime effect");
         let mut r = Review::default();
-        classify_file(&mut r, "clusters/c1/x.yaml", None, Some(&[0xff, 0xfe]), None);
+        classify_file(
+            &mut r,
+            "clusters/c1/x.yaml",
+            None,
+            Some(&[0xff, 0xfe]),
+            None,
+        );
         assert!(r.objects.is_empty() && r.files[0].note.contains("does not parse"));
     }
 }

@@ -11,6 +11,7 @@ pub mod diag;
 mod digest;
 pub mod federation;
 mod fsutil;
+pub mod impact;
 mod init;
 pub mod istio;
 pub mod model;

@@ -136,6 +136,8 @@ pub struct Analysis {
     pub manifest_changed: bool,
     /// The directory has content but no manifest: a first render would take it over.
     pub unmanaged_nonempty: bool,
+    /// No manifest on disk at all (a missing manifest is drift; a stale one is bookkeeping).
+    pub manifest_missing: bool,
 }
 
 impl Analysis {
@@ -279,6 +281,16 @@ fn read_opt(path: &Path) -> Result<Option<Vec<u8>>, OutputError> {
         ))),
         Err(e) => Err(io(path, e)),
     }
+}
+
+/// The bytes of one file of the output directory as it is now (`None`: absent), read the way
+/// [`analyze`] reads them (never through a link): what `diff` and the review compare with.
+pub fn read_existing(out: &Path, rel: &str) -> Result<Option<Vec<u8>>, OutputError> {
+    if !is_confined(rel) {
+        return Ok(None);
+    }
+    no_links(out, rel, &mut BTreeSet::new())?;
+    read_opt(&out.join(rel))
 }
 
 fn dir_has_content(out: &Path) -> Result<bool, OutputError> {
@@ -435,6 +447,7 @@ pub fn analyze(
         manifest,
         manifest_changed,
         unmanaged_nonempty,
+        manifest_missing: old.is_none(),
     })
 }
 

@@ -1376,7 +1376,24 @@ fn intermediate_rotation_changes_only_that_cluster() {
         events[0],
         serde_json::json!({"version": 1, "event": "file", "status": "changed", "path": "clusters/c2/cacerts.yaml", "cluster": "c2"})
     );
-    assert_eq!(events.len(), 2, "{events:?}");
+    // the one changed object, with its effect, then the summary
+    assert_eq!(events.len(), 3, "{events:?}");
+    assert_eq!(
+        (
+            &events[1]["event"],
+            &events[1]["kind"],
+            &events[1]["name"],
+            &events[1]["effects"]
+        ),
+        (
+            &serde_json::json!("object"),
+            &serde_json::json!("Secret"),
+            &serde_json::json!("cacerts"),
+            &serde_json::json!([
+                "certificates re-issued: istiod restarts, workloads get new certs as they rotate"
+            ])
+        )
+    );
 
     render(&d);
     let out_after = tree(&d.join("out"));

@@ -1,18 +1,18 @@
 //! `meshrender check`: render in memory and list what differs from the output directory;
-//! exit 1 on any difference. Never writes and never generates keys.
+//! exit 1 on any difference. Never writes and never generates keys. With `--format json`,
+//! each drifted path is a `file` event, each changed object an `object` event (`impact`).
+//! The manifest's own bookkeeping (spec digest, tool version) is not drift.
 
 use std::path::Path;
 
-use serde_json::json;
-
 use super::prepare::prepare;
-use super::{ExitCode, Format, Result, display, events, spec_name};
+use super::{ExitCode, Format, Result, display, events, review, spec_name};
 use crate::{output, pki};
 
 pub(super) fn run(spec: &Path, out: &Path, format: Format) -> Result<ExitCode> {
     let p = prepare(spec, out, pki::Mode::ReadOnly, None)?;
     let drift = p.analysis.drift();
-    let manifest_stale = p.analysis.manifest_changed;
+    let missing_manifest = p.analysis.manifest_missing && !p.files.is_empty();
     for e in &drift {
         if format == Format::Json {
             events::file(e.status.word(), &e.path, &e.cluster);
@@ -20,34 +20,35 @@ pub(super) fn run(spec: &Path, out: &Path, format: Format) -> Result<ExitCode> {
             println!("{:<12} {}", e.status.word(), e.path);
         }
     }
-    if manifest_stale && drift.is_empty() {
+    if missing_manifest {
         if format == Format::Json {
-            events::file("changed", output::MANIFEST, &None);
+            events::file("added", output::MANIFEST, &None);
         } else {
-            println!(
-                "{:<12} {} (spec or tool changed)",
-                "changed",
-                output::MANIFEST
-            );
+            println!("{:<12} {}", "added", output::MANIFEST);
         }
     }
-    let drifted = !drift.is_empty() || manifest_stale;
+    let drifted = !drift.is_empty() || missing_manifest;
     if format == Format::Json {
-        events::summary(
-            if drifted { "drift" } else { "ok" },
-            json!({"drift": drift.len()}),
-        );
+        let r = review::review(&p, out)?;
+        review::print_events(&r);
+        let mut counts = review::counts(&r);
+        counts["drift"] = serde_json::json!(drift.len() + usize::from(missing_manifest));
+        events::summary(if drifted { "drift" } else { "ok" }, counts);
     }
     if drifted {
+        let n = drift.len() + usize::from(missing_manifest);
         eprintln!(
             "{}: out of date with {} ({} path{}); run `meshrender render` to update it",
             display(out),
             spec_name(spec),
-            drift.len().max(1),
-            if drift.len() == 1 { "" } else { "s" }
+            n,
+            if n == 1 { "" } else { "s" }
         );
         Ok(ExitCode::Drift)
     } else {
+        if p.analysis.manifest_changed {
+            super::diff::note_unchanged(out, true);
+        }
         eprintln!("{}: up to date", display(out));
         Ok(ExitCode::Ok)
     }

@@ -40,6 +40,31 @@ pub fn file(status: &str, path: &str, cluster: &Option<String>) {
     );
 }
 
+/// `object`: one changed object of a drifted file (kind, name, cluster, effects).
+pub fn object(o: &crate::impact::ObjectChange) {
+    emit(
+        "object",
+        json!({
+            "change": o.change.word(),
+            "cluster": o.cluster,
+            "path": o.path,
+            "group": o.group,
+            "kind": o.kind,
+            "namespace": o.namespace,
+            "name": o.name,
+            "effects": o.effects,
+        }),
+    );
+}
+
+/// `fileNote`: a drifted file that yields no object change (comments only, not YAML, …).
+pub fn file_note(f: &crate::impact::FileNote) {
+    emit(
+        "fileNote",
+        json!({"cluster": f.cluster, "path": f.path, "note": f.note}),
+    );
+}
+
 /// `summary`: the last line of every command's stream; `result` and counts.
 pub fn summary(result: &str, counts: Value) {
     let mut fields = json!({"result": result});

@@ -14,6 +14,7 @@ mod init;
 mod pki;
 mod prepare;
 mod render;
+mod review;
 mod schema;
 mod validate;
 
@@ -114,6 +115,17 @@ pub enum Format {
     Json,
 }
 
+/// `diff`'s output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    /// A unified diff (with --summary: one line per changed object)
+    Text,
+    /// The summary as Markdown, for a pull-request comment (implies --summary)
+    Markdown,
+    /// The summary as JSON events, as `check --format json` prints them (implies --summary)
+    Json,
+}
+
 /// The shells `completions` writes a script for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Shell {
@@ -210,7 +222,12 @@ Never writes and never creates keys: fit for CI and pre-commit hooks.")]
     #[command(after_help = "Examples:
   meshrender diff mesh.yaml -o out
   meshrender diff mesh.yaml -o out | less -R
-  meshrender diff mesh.yaml -o out --show-secrets   # plaintext mode: show key material")]
+  meshrender diff mesh.yaml -o out --show-secrets   # plaintext mode: show key material
+  meshrender diff mesh.yaml -o out --summary        # one line per changed object, with its effect
+  meshrender diff mesh.yaml -o base/out --format markdown > comment.md
+
+Exit codes: 0 nothing rendered changed (a stale spec digest or tool version in
+.meshrender/owned.json is not a change), 1 changes, 2 error.")]
     Diff {
         #[arg(help = SPEC_HELP, value_name = "SPEC")]
         spec: PathBuf,
@@ -220,6 +237,12 @@ Never writes and never creates keys: fit for CI and pre-commit hooks.")]
         /// Show secret values in the diff instead of redacting them
         #[arg(long)]
         show_secrets: bool,
+        /// List changed objects (kind, namespace/name, cluster, change) with their runtime effect
+        #[arg(long)]
+        summary: bool,
+        /// Output format: a unified diff (or summary lines), Markdown or JSON events
+        #[arg(long, value_enum, default_value = "text")]
+        format: DiffFormat,
     },
     /// Print the JSON Schema (draft 2020-12) of the spec, for editors and CI
     #[command(after_help = "Examples:
@@ -298,6 +321,10 @@ impl Command {
             | Command::Render { format, .. }
             | Command::Check { format, .. }
             | Command::Pki(PkiCommand::Status { format, .. }) => *format,
+            Command::Diff {
+                format: DiffFormat::Json,
+                ..
+            } => Format::Json,
             _ => Format::Text,
         }
     }
@@ -365,7 +392,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             spec,
             out,
             show_secrets,
-        } => diff::run(&spec, &out, show_secrets),
+            summary,
+            format,
+        } => diff::run(&spec, &out, show_secrets, summary, format),
         Command::Pki(c) => pki::run(c),
         Command::Schema => schema::run(),
         Command::Completions { shell } => completions::run(shell),

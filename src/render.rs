@@ -19,6 +19,7 @@ use include_dir::{Dir, include_dir};
 pub(crate) static TEMPLATE_DIR: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
 
 /// Every template, by name (its path under `templates/`), sorted.
+#[cfg(test)]
 pub(crate) fn templates() -> Vec<(&'static str, &'static str)> {
     let mut out = Vec::new();
     collect(&TEMPLATE_DIR, &mut out);
@@ -26,6 +27,7 @@ pub(crate) fn templates() -> Vec<(&'static str, &'static str)> {
     out
 }
 
+#[cfg(test)]
 fn collect(dir: &'static Dir<'static>, out: &mut Vec<(&'static str, &'static str)>) {
     for f in dir.files() {
         if let (Some(name), Some(text)) = (f.path().to_str(), f.contents_utf8())

@@ -219,10 +219,12 @@ pub fn render_owned(
     };
     let addresses = federation::ensure(mesh, mode).map_err(Failure::Federation)?;
     let plan = plan::plan(mesh, &topo, &material, &addresses, options);
-    let mut bytes = render::render(&plan).map_err(|e| Failure::Other(e.to_string()))?;
+    let env = render::environment();
+    let mut bytes = render::render_with(&env, &plan).map_err(|e| Failure::Other(e.to_string()))?;
     let mut sealed = BTreeMap::new();
     if let Some((keys, recipients)) = &sops_keys {
-        let redacted = render::render_redacted(&plan).map_err(|e| Failure::Other(e.to_string()))?;
+        let redacted =
+            render::render_redacted_with(&env, &plan).map_err(|e| Failure::Other(e.to_string()))?;
         for f in plan.files.iter().filter(|f| f.sealed.is_some()) {
             let complete = f.sealed.as_ref().is_some_and(|s| s.complete);
             let text = bytes

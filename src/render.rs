@@ -19,6 +19,7 @@ use include_dir::{Dir, include_dir};
 pub(crate) static TEMPLATE_DIR: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
 
 /// Every template, by name (its path under `templates/`), sorted.
+#[cfg(test)]
 pub(crate) fn templates() -> Vec<(&'static str, &'static str)> {
     let mut out = Vec::new();
     collect(&TEMPLATE_DIR, &mut out);
@@ -26,6 +27,7 @@ pub(crate) fn templates() -> Vec<(&'static str, &'static str)> {
     out
 }
 
+#[cfg(test)]
 fn collect(dir: &'static Dir<'static>, out: &mut Vec<(&'static str, &'static str)>) {
     for f in dir.files() {
         if let (Some(name), Some(text)) = (f.path().to_str(), f.contents_utf8())
@@ -62,11 +64,19 @@ pub fn environment() -> Environment<'static> {
     env.add_filter("b64", |v: String| {
         base64::engine::general_purpose::STANDARD.encode(v.as_bytes())
     });
-    for (name, src) in templates() {
-        env.add_template(name, src)
-            .unwrap_or_else(|e| panic!("embedded template {name} does not parse: {e}"));
-    }
+    // Compiled on first use, not all up front: a render compiles only the templates its plan
+    // names (and what they import), which is most of the start-up of `check` on a small mesh.
+    // A template that does not parse is then a `RenderError` of the file that uses it.
+    env.set_loader(|name| Ok(source(name).map(str::to_owned)));
     env
+}
+
+/// The embedded source of template `name` (its path under `templates/`), if there is one.
+fn source(name: &str) -> Option<&'static str> {
+    if !name.ends_with(".j2") {
+        return None;
+    }
+    TEMPLATE_DIR.get_file(name)?.contents_utf8()
 }
 
 /// A rendering failure: a template bug, never a user error.
@@ -92,10 +102,18 @@ impl std::error::Error for RenderError {}
 /// Renders every planned file. The result is sorted by path; every file ends with exactly one
 /// newline and uses LF line endings.
 pub fn render(plan: &Plan) -> Result<BTreeMap<String, Vec<u8>>, RenderError> {
-    let env = environment();
+    render_with(&environment(), plan)
+}
+
+/// [`render`] with an environment the caller keeps (templates compiled once for both
+/// [`render_with`] and [`render_redacted_with`]).
+pub fn render_with(
+    env: &Environment,
+    plan: &Plan,
+) -> Result<BTreeMap<String, Vec<u8>>, RenderError> {
     let mut out = BTreeMap::new();
     for f in &plan.files {
-        let mut text = render_one(&env, &f.path, f.template, &f.context)?;
+        let mut text = render_one(env, &f.path, f.template, &f.context)?;
         if let Some(o) = &f.overlay {
             text = overlaid(&text, o).map_err(|message| RenderError {
                 path: f.path.clone(),
@@ -109,14 +127,16 @@ pub fn render(plan: &Plan) -> Result<BTreeMap<String, Vec<u8>>, RenderError> {
 }
 
 /// The redacted plaintext of every sealed file (SOPS), by path: what its fingerprint covers.
-pub fn render_redacted(plan: &Plan) -> Result<BTreeMap<String, String>, RenderError> {
-    let env = environment();
+pub fn render_redacted_with(
+    env: &Environment,
+    plan: &Plan,
+) -> Result<BTreeMap<String, String>, RenderError> {
     let mut out = BTreeMap::new();
     for f in &plan.files {
         if let Some(s) = &f.sealed {
             out.insert(
                 f.path.clone(),
-                render_one(&env, &f.path, f.template, &s.redacted)?,
+                render_one(env, &f.path, f.template, &s.redacted)?,
             );
         }
     }
@@ -183,6 +203,7 @@ mod tests {
         assert!(all.len() >= 29, "{} templates", all.len());
         for (name, _) in all {
             assert!(env.get_template(name).is_ok(), "{name}");
+            assert!(source(name).is_some(), "{name}");
         }
     }
 }

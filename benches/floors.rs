@@ -5,7 +5,9 @@
 //!   the same tree (each file to a temp name, one `sync -f` of the file system, renames,
 //!   another `sync -f`, the same durability meshrender promises);
 //! * `meshrender check` of the unchanged tree vs the **read floor**: reading every file of
-//!   the tree and hashing it with SHA-256;
+//!   the tree and hashing it with SHA-256, measured twice: inside this process (`r-floor`, no
+//!   process start) and as a plain program started and timed like meshrender (`r-fl proc`:
+//!   this binary run again with `--read-floor DIR`);
 //! * peak RSS of each meshrender run (`/usr/bin/time -f %M` where present);
 //! * `meshrender validate` of 10,000 clusters (10 primaries).
 //!
@@ -161,6 +163,22 @@ fn write_floor(files: &[(PathBuf, Vec<u8>)], out: &Path) -> Duration {
     start.elapsed()
 }
 
+/// The read floor as a plain program: this bench binary started again (`--read-floor DIR`),
+/// reading and hashing the tree, and exiting, timed from outside like meshrender (process
+/// start and exit included, as they are in every meshrender figure).
+fn read_floor_process(dir: &Path) -> Duration {
+    let exe = std::env::current_exe().expect("the bench binary");
+    let start = Instant::now();
+    let ok = Command::new(exe)
+        .arg("--read-floor")
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    let wall = start.elapsed();
+    assert!(ok, "read floor of {}", dir.display());
+    wall
+}
+
 /// The read floor: read and SHA-256 every file of `dir`.
 fn read_floor(dir: &Path) -> Duration {
     let start = Instant::now();
@@ -188,6 +206,11 @@ fn ms(d: Duration) -> String {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--read-floor") {
+        read_floor(Path::new(&args[i + 1]));
+        return;
+    }
     let bench = std::env::args().any(|a| a == "--bench");
     let runs: usize = if bench {
         common::env_count("MESHRENDER_BENCH_RUNS", 3)
@@ -208,7 +231,7 @@ fn main() {
         }
     );
     println!(
-        "{:<6} {:>5} {:>7}  {:>10} {:>10} {:>6}  {:>10} {:>10} {:>6}  {:>9} {:>9}",
+        "{:<6} {:>5} {:>7}  {:>10} {:>10} {:>6}  {:>10} {:>10} {:>6} {:>10} {:>6}  {:>9} {:>9}",
         "topo",
         "N",
         "files",
@@ -217,6 +240,8 @@ fn main() {
         "ratio",
         "check",
         "r-floor",
+        "ratio",
+        "r-fl proc",
         "ratio",
         "rss rend",
         "rss chk"
@@ -229,8 +254,8 @@ fn main() {
             // the PKI is generated once; every measured render finds it present
             meshrender(d, &["render", "mesh.yaml", "-o", "seed"]);
             let files = tree(&d.join("seed"));
-            let (mut render, mut wfloor, mut check, mut rfloor) =
-                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let (mut render, mut wfloor, mut check, mut rfloor, mut pfloor) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
             let (mut rss_render, mut rss_check) = (0, 0);
             for r in 0..runs {
                 let floor_dir = d.join(format!("floor{r}"));
@@ -240,20 +265,22 @@ fn main() {
                 render.push(wall);
                 rss_render = rss_render.max(rss.unwrap_or(0));
                 rfloor.push(read_floor(&d.join(&out)));
+                pfloor.push(read_floor_process(&d.join(&out)));
                 let (wall, rss) = meshrender(d, &["check", "mesh.yaml", "-o", &out]);
                 check.push(wall);
                 rss_check = rss_check.max(rss.unwrap_or(0));
                 std::fs::remove_dir_all(&floor_dir).ok();
                 std::fs::remove_dir_all(d.join(&out)).ok();
             }
-            let (render, wfloor, check, rfloor) = (
+            let (render, wfloor, check, rfloor, pfloor) = (
                 median(render),
                 median(wfloor),
                 median(check),
                 median(rfloor),
+                median(pfloor),
             );
             println!(
-                "{:<6} {:>5} {:>7}  {:>10} {:>10} {:>5.2}x  {:>10} {:>10} {:>5.2}x  {:>7}MB {:>7}MB",
+                "{:<6} {:>5} {:>7}  {:>10} {:>10} {:>5.2}x  {:>10} {:>10} {:>5.2}x {:>10} {:>5.2}x  {:>7}MB {:>7}MB",
                 t.name(),
                 n,
                 files.len(),
@@ -263,6 +290,8 @@ fn main() {
                 ms(check),
                 ms(rfloor),
                 check.as_secs_f64() / rfloor.as_secs_f64(),
+                ms(pfloor),
+                check.as_secs_f64() / pfloor.as_secs_f64(),
                 rss_render / 1024,
                 rss_check / 1024,
             );

@@ -79,6 +79,11 @@ pub struct Batch {
     temps: Vec<(PathBuf, PathBuf)>,
     handles: Vec<std::fs::File>,
     dirs: BTreeSet<PathBuf>,
+    /// Directories this batch created, outermost first: removed again (when empty) if the
+    /// batch is dropped without a commit, so a refused render leaves no trace.
+    created: Vec<PathBuf>,
+    /// A file written at once by [`Batch::journal`], removed again without a commit.
+    journal: Option<PathBuf>,
 }
 
 impl Batch {
@@ -88,15 +93,14 @@ impl Batch {
             temps: Vec::new(),
             handles: Vec::new(),
             dirs: BTreeSet::new(),
+            created: Vec::new(),
+            journal: None,
         }
     }
 
     /// Writes `bytes` to the temp name of `path` (not synced, not renamed).
     pub fn stage(&mut self, path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        if self.dirs.insert(dir.to_path_buf()) {
-            std::fs::create_dir_all(dir)?;
-        }
+        self.create_dir(path.parent().unwrap_or(Path::new(".")))?;
         let tmp = temp_path(path);
         let handle = write_temp(&tmp, bytes, mode)?;
         self.temps.push((tmp, path.to_path_buf()));
@@ -106,13 +110,44 @@ impl Batch {
         Ok(())
     }
 
+    /// Writes `bytes` to `path` at once and durably ([`write_atomic`]), as the first thing
+    /// of the batch: a marker that survives an interruption (`kill -9`), and is removed again
+    /// (with the directories it needed) if the batch is dropped without a commit.
+    pub fn journal(&mut self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        self.create_dir(path.parent().unwrap_or(Path::new(".")))?;
+        write_atomic(path, bytes, 0o644)?;
+        self.journal = Some(path.to_path_buf());
+        Ok(())
+    }
+
+    /// Creates `dir` and its missing parents, remembering which it created.
+    fn create_dir(&mut self, dir: &Path) -> std::io::Result<()> {
+        if self.dirs.insert(dir.to_path_buf()) {
+            let mut missing = Vec::new();
+            let mut d = Some(dir);
+            while let Some(p) = d {
+                if p.as_os_str().is_empty() || std::fs::symlink_metadata(p).is_ok() {
+                    break;
+                }
+                missing.push(p.to_path_buf());
+                d = p.parent();
+            }
+            std::fs::create_dir_all(dir)?;
+            self.created.extend(missing.into_iter().rev());
+        }
+        Ok(())
+    }
+
     /// Barrier, renames, barrier: afterwards every staged file is in place and durable.
     pub fn commit(mut self) -> std::io::Result<()> {
+        self.journal = None;
         if self.temps.is_empty() {
+            self.created.clear();
             return Ok(());
         }
         barrier(&self.root, &self.handles)?;
         self.handles.clear();
+        self.created.clear();
         let temps = std::mem::take(&mut self.temps);
         for (tmp, path) in &temps {
             std::fs::rename(tmp, path)?;
@@ -129,6 +164,12 @@ impl Drop for Batch {
     fn drop(&mut self) {
         for (tmp, _) in &self.temps {
             let _ = std::fs::remove_file(tmp);
+        }
+        if let Some(j) = &self.journal {
+            let _ = std::fs::remove_file(j);
+        }
+        for d in self.created.iter().rev() {
+            let _ = std::fs::remove_dir(d);
         }
     }
 }

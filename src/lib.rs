@@ -177,12 +177,31 @@ pub fn render_mesh(
     ))
 }
 
-/// As [`render_mesh`], keeping the cluster each file belongs to.
+/// As [`render_mesh`], keeping the cluster each file belongs to: every chunk of
+/// [`render_chunks`] in one map (the fuzz target, `render -o -`, tests).
 pub fn render_owned(
     mesh: &model::Mesh,
     mode: pki::Mode,
     options: &Options,
 ) -> Result<(BTreeMap<String, output::RenderedFile>, pki::Material), Failure> {
+    let mut files = BTreeMap::new();
+    let material = render_chunks(mesh, mode, options, |chunk| {
+        files.extend(chunk);
+        Ok(())
+    })?;
+    Ok((files, material))
+}
+
+/// Loads (and in `Generate` mode completes) the PKI, then plans, renders and seals the tree
+/// one cluster at a time: `sink` gets each cluster's files (then the mesh-wide ones) as soon
+/// as they are rendered, and nothing of a chunk is kept once `sink` returns, so peak memory
+/// follows the largest cluster, not the mesh (issue 13).
+pub fn render_chunks(
+    mesh: &model::Mesh,
+    mode: pki::Mode,
+    options: &Options,
+    mut sink: impl FnMut(BTreeMap<String, output::RenderedFile>) -> Result<(), Failure>,
+) -> Result<pki::Material, Failure> {
     let topo = mesh.topology();
     // Only plaintext `cacerts` embed the intermediates' keys; otherwise public certificates
     // are enough to render and check (CI needs no secret, DESIGN §9.1).
@@ -218,13 +237,28 @@ pub fn render_owned(
         _ => None,
     };
     let addresses = federation::ensure(mesh, mode).map_err(Failure::Federation)?;
-    let plan = plan::plan(mesh, &topo, &material, &addresses, options);
     let env = render::environment();
-    let mut bytes = render::render_with(&env, &plan).map_err(|e| Failure::Other(e.to_string()))?;
+    plan::plan_chunks(mesh, &topo, &material, &addresses, options, |plan| {
+        let chunk = render_chunk(&env, &plan, sops_keys.as_ref(), options)?;
+        sink(chunk)
+    })?;
+    Ok(material)
+}
+
+/// Renders (and, with SOPS, seals) the files of one planned chunk.
+fn render_chunk(
+    env: &minijinja::Environment<'static>,
+    plan: &plan::Plan,
+    sops_keys: Option<&(pki::sops::SopsKeys, &Vec<String>)>,
+    options: &Options,
+) -> Result<BTreeMap<String, output::RenderedFile>, Failure> {
+    let mut bytes = render::render_with(env, plan).map_err(|e| Failure::Other(e.to_string()))?;
     let mut sealed = BTreeMap::new();
-    if let Some((keys, recipients)) = &sops_keys {
+    if let Some((keys, recipients)) = sops_keys
+        && plan.files.iter().any(|f| f.sealed.is_some())
+    {
         let redacted =
-            render::render_redacted_with(&env, &plan).map_err(|e| Failure::Other(e.to_string()))?;
+            render::render_redacted_with(env, plan).map_err(|e| Failure::Other(e.to_string()))?;
         for f in plan.files.iter().filter(|f| f.sealed.is_some()) {
             let complete = f.sealed.as_ref().is_some_and(|s| s.complete);
             let text = bytes
@@ -240,19 +274,19 @@ pub fn render_owned(
             sealed.insert(f.path.clone(), state);
         }
     }
-    let files = plan
+    Ok(plan
         .files
-        .into_iter()
+        .iter()
         .map(|f| {
             let seal = sealed.remove(&f.path);
             let b = bytes
                 .remove(&f.path)
                 .expect("render renders every planned file");
             (
-                f.path,
+                f.path.clone(),
                 output::RenderedFile {
                     bytes: b,
-                    cluster: f.cluster,
+                    cluster: f.cluster.clone(),
                     // the plaintext templates: cacerts with the intermediate's key, remote
                     // secrets with a bearer token
                     secret: f.sealed.is_none()
@@ -261,8 +295,7 @@ pub fn render_owned(
                 },
             )
         })
-        .collect();
-    Ok((files, material))
+        .collect())
 }
 
 /// Seals one rendered Secret, or says why it cannot be sealed here.

@@ -72,10 +72,6 @@ impl Manifest {
         s.push('\n');
         s.into_bytes()
     }
-
-    fn owned(&self) -> BTreeMap<&str, &OwnedFile> {
-        self.files.iter().map(|f| (f.path.as_str(), f)).collect()
-    }
 }
 
 /// What a run does (or, for `check`, would do) to one path.
@@ -138,6 +134,10 @@ pub struct Analysis {
     pub unmanaged_nonempty: bool,
     /// No manifest on disk at all (a missing manifest is drift; a stale one is bookkeeping).
     pub manifest_missing: bool,
+    /// How many files the render produced (in scope or not).
+    pub rendered: usize,
+    /// What [`Keep`] asked to keep of the rendered files, by path.
+    pub kept: BTreeMap<String, RenderedFile>,
 }
 
 impl Analysis {
@@ -293,16 +293,36 @@ pub fn read_existing(out: &Path, rel: &str) -> Result<Option<Vec<u8>>, OutputErr
     read_opt(&out.join(rel))
 }
 
+/// Whether `out` holds anything a user could lose: a file or link other than a meshrender
+/// temp file. Empty directories and temp files are what a render killed before its journal
+/// existed leaves (`.meshrender/` and a half-written `pending.json` temp file): taking those
+/// over loses nothing, and refusing them would make an interrupted first render need `--force`.
 fn dir_has_content(out: &Path) -> Result<bool, OutputError> {
-    match std::fs::read_dir(out) {
-        Ok(mut it) => Ok(it.next().is_some()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(io(out, e)),
+    if let Err(e) = std::fs::symlink_metadata(out) {
+        return match e.kind() {
+            std::io::ErrorKind::NotFound => Ok(false),
+            _ => Err(io(out, e)),
+        };
     }
+    for e in walkdir::WalkDir::new(out).min_depth(1) {
+        let e = e.map_err(|err| {
+            let path = err.path().unwrap_or(out).to_path_buf();
+            io(&path, err.into())
+        })?;
+        if e.file_type().is_dir() {
+            continue;
+        }
+        let name = e.file_name().to_string_lossy();
+        if !(e.file_type().is_file() && name.starts_with('.') && name.ends_with(TMP_SUFFIX)) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
-/// Compares the render with the directory and its manifest. `scope`: when given, only files
-/// of these clusters are rendered and pruned; other owned files stay as they are.
+/// Compares a complete in-memory render with the directory and its manifest (an
+/// [`Analyzer`] fed one chunk). `scope`: when given, only files of these clusters are
+/// rendered and pruned; other owned files stay as they are.
 pub fn analyze(
     out: &Path,
     rendered: &BTreeMap<String, RenderedFile>,
@@ -310,145 +330,320 @@ pub fn analyze(
     tool: &str,
     spec_sha256: &str,
 ) -> Result<Analysis, OutputError> {
-    let old = read_manifest(out)?;
-    let pending = read_manifest_at(out, PENDING)?;
-    let unmanaged_nonempty = old.is_none() && pending.is_none() && dir_has_content(out)?;
-    // sha256 of the bytes an interrupted render meant to write, by path: ours too.
-    let intended: BTreeMap<&str, &str> = pending
-        .iter()
-        .flat_map(|m| &m.files)
-        .map(|f| (f.path.as_str(), f.sha256.as_str()))
-        .collect();
-    let empty = Manifest {
-        tool: String::new(),
-        spec_sha256: String::new(),
-        files: Vec::new(),
-    };
-    let old_ref = old.as_ref().unwrap_or(&empty);
-    let owned = old_ref.owned();
-    let in_scope = |cluster: &Option<String>| match (scope, cluster) {
-        (None, _) => true,
-        (Some(s), Some(c)) => s.contains(c),
-        (Some(_), None) => false,
-    };
+    let mut a = Analyzer::new(out, scope, Keep::Nothing)?;
+    a.add(rendered)?;
+    Ok(a.finish(tool, spec_sha256)?.0)
+}
 
-    let mut entries = Vec::new();
-    let mut new_files: BTreeMap<String, OwnedFile> = BTreeMap::new();
-    // The output directory itself may be a link (the user's choice); nothing below it.
-    let mut real_dirs = BTreeSet::new();
-    for (path, f) in rendered {
-        if !in_scope(&f.cluster) {
-            continue;
-        }
-        no_links(out, path, &mut real_dirs)?;
-        let disk = read_opt(&out.join(path))?;
-        let ours = |d: &[u8]| {
-            let h = sha256_hex(d);
-            owned.get(path.as_str()).is_some_and(|o| o.sha256 == h)
-                || intended.get(path.as_str()).is_some_and(|s| *s == h)
+/// What an [`Analyzer`] keeps of the rendered files besides the entries (a few hundred bytes
+/// per file: path, cluster, status, digest).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keep {
+    /// Nothing (`check` in text form: it only names paths).
+    Nothing,
+    /// The rendered files that drift, with their bytes (`diff`, the review): memory follows
+    /// the change, not the mesh.
+    Drift,
+    /// `render`: every file that must be written is staged (written to its temp name) as its
+    /// chunk arrives and its bytes dropped; [`Staged::commit`] later makes them durable and
+    /// renames them. Without `force`, staging stops at the first file the run will refuse.
+    Stage { force: bool },
+}
+
+/// The comparison of a render with the output directory, one chunk (a cluster's files, then
+/// the mesh-wide ones) at a time: [`Analyzer::add`] each chunk as it is rendered, then
+/// [`Analyzer::finish`] decides the pruning and the manifest. Peak memory is one chunk plus
+/// the entries.
+pub struct Analyzer {
+    out: std::path::PathBuf,
+    scope: Option<BTreeSet<String>>,
+    keep: Keep,
+    old: Option<Manifest>,
+    pending: Option<Manifest>,
+    /// Path → index in `old.files`.
+    owned: BTreeMap<String, usize>,
+    /// sha256 of the bytes an interrupted render meant to write, by path: ours too.
+    intended: BTreeMap<String, String>,
+    unmanaged_nonempty: bool,
+    entries: Vec<Entry>,
+    new_files: BTreeMap<String, OwnedFile>,
+    /// Every rendered path (in scope or not) and its cluster: what pruning must not remove.
+    rendered: BTreeMap<String, Option<String>>,
+    real_dirs: BTreeSet<String>,
+    kept: BTreeMap<String, RenderedFile>,
+    batch: Option<Batch>,
+    /// Unchanged secret files, tightened to 0600 by the commit.
+    secret_unchanged: Vec<String>,
+}
+
+/// What one chunk added: the cluster it was for (`None`: mesh-wide files) and its counts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChunkReport {
+    pub cluster: Option<String>,
+    /// Files in scope: new or changed (to be written), and unchanged.
+    pub to_write: usize,
+    pub unchanged: usize,
+}
+
+/// The files a render staged, ready to be made durable and renamed.
+pub struct Staged {
+    batch: Option<Batch>,
+    secret_unchanged: Vec<String>,
+}
+
+impl Analyzer {
+    /// Reads the manifest (and the journal of an interrupted render). With [`Keep::Stage`],
+    /// leftover temp files of an interrupted run are removed first.
+    pub fn new(
+        out: &Path,
+        scope: Option<&BTreeSet<String>>,
+        keep: Keep,
+    ) -> Result<Analyzer, OutputError> {
+        let old = read_manifest(out)?;
+        let pending = read_manifest_at(out, PENDING)?;
+        let unmanaged_nonempty = old.is_none() && pending.is_none() && dir_has_content(out)?;
+        let intended = pending
+            .iter()
+            .flat_map(|m| &m.files)
+            .map(|f| (f.path.clone(), f.sha256.clone()))
+            .collect();
+        let owned = old
+            .iter()
+            .flat_map(|m| m.files.iter().enumerate())
+            .map(|(i, f)| (f.path.clone(), i))
+            .collect();
+        let batch = match keep {
+            Keep::Stage { force } if force || !unmanaged_nonempty => {
+                remove_stale_temps(out)?;
+                let mut b = Batch::new(out);
+                if old.is_none() && pending.is_none() {
+                    // A first render: an empty journal before the first temp file, so that
+                    // after an interruption while staging, the next render knows the
+                    // directory (temp files and empty directories) as its own work.
+                    let empty = Manifest {
+                        tool: String::new(),
+                        spec_sha256: String::new(),
+                        files: Vec::new(),
+                    };
+                    let p = out.join(PENDING);
+                    b.journal(&p, &empty.to_bytes()).map_err(|e| io(&p, e))?;
+                }
+                Some(b)
+            }
+            _ => None,
         };
+        Ok(Analyzer {
+            out: out.to_path_buf(),
+            scope: scope.cloned(),
+            keep,
+            old,
+            pending,
+            owned,
+            intended,
+            unmanaged_nonempty,
+            entries: Vec::new(),
+            new_files: BTreeMap::new(),
+            rendered: BTreeMap::new(),
+            real_dirs: BTreeSet::new(),
+            kept: BTreeMap::new(),
+            batch,
+            secret_unchanged: Vec::new(),
+        })
+    }
+
+    fn in_scope(&self, cluster: &Option<String>) -> bool {
+        match (&self.scope, cluster) {
+            (None, _) => true,
+            (Some(s), Some(c)) => s.contains(c),
+            (Some(_), None) => false,
+        }
+    }
+
+    fn owned_file(&self, path: &str) -> Option<&OwnedFile> {
+        let i = *self.owned.get(path)?;
+        self.old.as_ref().map(|m| &m.files[i])
+    }
+
+    /// Compares one chunk of the render with the directory (and stages what must be written).
+    pub fn add(
+        &mut self,
+        chunk: &BTreeMap<String, RenderedFile>,
+    ) -> Result<ChunkReport, OutputError> {
+        let mut report = ChunkReport::default();
+        for (path, f) in chunk {
+            if report.cluster.is_none() && path.starts_with("clusters/") {
+                report.cluster = f.cluster.clone();
+            }
+            self.rendered.insert(path.clone(), f.cluster.clone());
+            if !self.in_scope(&f.cluster) {
+                continue;
+            }
+            let (status, owned) = self.compare(path, f)?;
+            if let Some(o) = owned {
+                self.new_files.insert(path.clone(), o);
+            }
+            self.entries.push(Entry {
+                path: path.clone(),
+                cluster: f.cluster.clone(),
+                status,
+                removing: false,
+            });
+            if status == Status::Unchanged {
+                report.unchanged += 1;
+                if f.secret {
+                    self.secret_unchanged.push(path.clone());
+                }
+                continue;
+            }
+            report.to_write += 1;
+            match self.keep {
+                Keep::Nothing => {}
+                Keep::Drift => {
+                    self.kept.insert(path.clone(), f.clone());
+                }
+                Keep::Stage { force } => {
+                    let refused = status == Status::NeedsKey
+                        || (!force && matches!(status, Status::HandEdited | Status::Foreign));
+                    if refused {
+                        // The run will be refused: nothing more is staged (what was is
+                        // removed when the batch is dropped), and the reason is kept.
+                        self.batch = None;
+                        if status == Status::NeedsKey {
+                            self.kept.insert(path.clone(), f.clone());
+                        }
+                    } else if let Some(b) = &mut self.batch {
+                        let p = self.out.join(path);
+                        b.stage(&p, &f.bytes, if f.secret { 0o600 } else { 0o644 })
+                            .map_err(|err| io(&p, err))?;
+                    }
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// The status of one rendered file, and what the manifest records of it.
+    fn compare(
+        &mut self,
+        path: &str,
+        f: &RenderedFile,
+    ) -> Result<(Status, Option<OwnedFile>), OutputError> {
+        no_links(&self.out, path, &mut self.real_dirs)?;
+        let disk = read_opt(&self.out.join(path))?;
+        let owned = self.owned_file(path);
         if let Some(SealState::Unavailable { fingerprint, .. }) = &f.sealed {
             // Cannot be sealed here: the file stands if it is the one sealed for the same
             // public content; otherwise it is stale and only a render with the keys can say how.
-            let kept = owned.get(path.as_str()).filter(|o| {
+            let kept = owned.filter(|o| {
                 o.sops
                     .as_ref()
                     .is_some_and(|r| &r.fingerprint == fingerprint)
                     && disk.as_deref().is_some_and(|d| sha256_hex(d) == o.sha256)
             });
-            entries.push(Entry {
-                path: path.clone(),
-                cluster: f.cluster.clone(),
-                status: if kept.is_some() {
-                    Status::Unchanged
-                } else {
-                    Status::NeedsKey
-                },
-                removing: false,
-            });
-            if let Some(o) = kept {
-                new_files.insert(path.clone(), (*o).clone());
-            } else if let Some(o) = owned.get(path.as_str()) {
-                new_files.insert(path.clone(), (*o).clone());
-            }
-            continue;
+            let status = if kept.is_some() {
+                Status::Unchanged
+            } else {
+                Status::NeedsKey
+            };
+            return Ok((status, owned.cloned()));
         }
-        let status = match (&disk, owned.get(path.as_str())) {
+        let ours = |d: &[u8]| {
+            let h = sha256_hex(d);
+            owned.is_some_and(|o| o.sha256 == h) || self.intended.get(path).is_some_and(|s| *s == h)
+        };
+        let status = match (&disk, owned) {
             (None, _) => Status::Added,
             (Some(d), _) if *d == f.bytes => Status::Unchanged,
             (Some(d), _) if ours(d) => Status::Changed,
             (Some(_), Some(_)) => Status::HandEdited,
             (Some(_), None) => Status::Foreign,
         };
-        entries.push(Entry {
-            path: path.clone(),
+        let record = OwnedFile {
+            path: path.to_owned(),
+            sha256: sha256_hex(&f.bytes),
             cluster: f.cluster.clone(),
-            status,
-            removing: false,
-        });
-        new_files.insert(
-            path.clone(),
-            OwnedFile {
-                path: path.clone(),
-                sha256: sha256_hex(&f.bytes),
-                cluster: f.cluster.clone(),
-                sops: match &f.sealed {
-                    Some(SealState::Sealed { record, .. }) => Some(record.clone()),
-                    _ => None,
-                },
+            sops: match &f.sealed {
+                Some(SealState::Sealed { record, .. }) => Some(record.clone()),
+                _ => None,
             },
-        );
+        };
+        Ok((status, Some(record)))
     }
-    // Owned files no longer rendered: the manifest's, and those an interrupted render meant
-    // to write (pending) that this render does not.
-    let mut candidates: Vec<&OwnedFile> = old_ref.files.iter().collect();
-    if let Some(p) = &pending {
-        candidates.extend(
-            p.files
-                .iter()
-                .filter(|f| !owned.contains_key(f.path.as_str())),
-        );
+
+    /// Owned files no longer rendered (pruning), the manifest a successful render writes, and
+    /// what was staged.
+    pub fn finish(
+        mut self,
+        tool: &str,
+        spec_sha256: &str,
+    ) -> Result<(Analysis, Staged), OutputError> {
+        // Owned files no longer rendered: the manifest's, and those an interrupted render
+        // meant to write (pending) that this render does not.
+        let mut candidates: Vec<OwnedFile> =
+            self.old.iter().flat_map(|m| m.files.clone()).collect();
+        if let Some(p) = &self.pending {
+            candidates.extend(
+                p.files
+                    .iter()
+                    .filter(|f| !self.owned.contains_key(&f.path))
+                    .cloned(),
+            );
+        }
+        for o in candidates {
+            let rendered = self.rendered.get(&o.path);
+            if rendered.is_some_and(|c| self.in_scope(c)) {
+                continue;
+            }
+            if !self.in_scope(&o.cluster) || rendered.is_some() {
+                // Out of scope: keep ownership as it was.
+                self.new_files.entry(o.path.clone()).or_insert(o);
+                continue;
+            }
+            no_links(&self.out, &o.path, &mut self.real_dirs)?;
+            match read_opt(&self.out.join(&o.path))? {
+                None => {} // already gone (e.g. an interrupted prune): just forget it
+                Some(d) => {
+                    let h = sha256_hex(&d);
+                    let status =
+                        if h == o.sha256 || self.intended.get(&o.path).is_some_and(|s| *s == h) {
+                            Status::Removed
+                        } else {
+                            if self.keep == (Keep::Stage { force: false }) {
+                                self.batch = None;
+                            }
+                            Status::HandEdited
+                        };
+                    self.entries.push(Entry {
+                        path: o.path.clone(),
+                        cluster: o.cluster.clone(),
+                        status,
+                        removing: true,
+                    });
+                }
+            }
+        }
+        self.entries.sort_by(|a, b| a.path.cmp(&b.path));
+        let manifest = Manifest {
+            tool: tool.to_owned(),
+            spec_sha256: spec_sha256.to_owned(),
+            files: std::mem::take(&mut self.new_files).into_values().collect(),
+        };
+        let manifest_changed = self.old.as_ref() != Some(&manifest);
+        let analysis = Analysis {
+            rendered: self.rendered.len(),
+            entries: std::mem::take(&mut self.entries),
+            manifest,
+            manifest_changed,
+            unmanaged_nonempty: self.unmanaged_nonempty,
+            manifest_missing: self.old.is_none(),
+            kept: std::mem::take(&mut self.kept),
+        };
+        let staged = Staged {
+            batch: self.batch.take(),
+            secret_unchanged: std::mem::take(&mut self.secret_unchanged),
+        };
+        Ok((analysis, staged))
     }
-    for o in candidates {
-        if rendered.get(&o.path).is_some_and(|f| in_scope(&f.cluster)) {
-            continue;
-        }
-        if !in_scope(&o.cluster) || rendered.contains_key(&o.path) {
-            // Out of scope: keep ownership as it was.
-            new_files.entry(o.path.clone()).or_insert_with(|| o.clone());
-            continue;
-        }
-        no_links(out, &o.path, &mut real_dirs)?;
-        match read_opt(&out.join(&o.path))? {
-            None => {} // already gone (e.g. an interrupted prune): just forget it
-            Some(d) => entries.push(Entry {
-                path: o.path.clone(),
-                cluster: o.cluster.clone(),
-                status: if sha256_hex(&d) == o.sha256
-                    || intended.get(o.path.as_str()) == Some(&sha256_hex(&d).as_str())
-                {
-                    Status::Removed
-                } else {
-                    Status::HandEdited
-                },
-                removing: true,
-            }),
-        }
-    }
-    entries.sort_by(|a, b| a.path.cmp(&b.path));
-    let manifest = Manifest {
-        tool: tool.to_owned(),
-        spec_sha256: spec_sha256.to_owned(),
-        files: new_files.into_values().collect(),
-    };
-    let manifest_changed = old.as_ref() != Some(&manifest);
-    Ok(Analysis {
-        entries,
-        manifest,
-        manifest_changed,
-        unmanaged_nonempty,
-        manifest_missing: old.is_none(),
-    })
 }
 
 /// What [`apply`] did.
@@ -459,93 +654,96 @@ pub struct ApplyReport {
     pub unchanged: Vec<String>,
 }
 
-/// Carries out an analysis (the caller has already refused or been forced). Writes changed
-/// files, deletes pruned ones, then the manifest. Leftover temp files of an interrupted run
-/// are removed first.
+/// Carries out an analysis of a complete in-memory render (the caller has already refused
+/// or been forced): stages the files that must be written, then [`Staged::commit`].
 pub fn apply(
     out: &Path,
     analysis: &Analysis,
     rendered: &BTreeMap<String, RenderedFile>,
 ) -> Result<ApplyReport, OutputError> {
-    apply_with_progress(out, analysis, rendered, |_| {})
+    let mut batch = Batch::new(out);
+    let mut secret_unchanged = Vec::new();
+    remove_stale_temps(out)?;
+    for e in &analysis.entries {
+        if e.removing {
+            continue;
+        }
+        let f = &rendered[&e.path];
+        if e.status == Status::Unchanged {
+            if f.secret {
+                secret_unchanged.push(e.path.clone());
+            }
+            continue;
+        }
+        let p = out.join(&e.path);
+        batch
+            .stage(&p, &f.bytes, if f.secret { 0o600 } else { 0o644 })
+            .map_err(|err| io(&p, err))?;
+    }
+    Staged {
+        batch: Some(batch),
+        secret_unchanged,
+    }
+    .commit(out, analysis)
 }
 
-/// [`apply`], calling `staged(cluster)` as soon as the last file of that cluster is staged
-/// (its new bytes written to temp files, or deleted): progress as it happens. Everything
-/// staged becomes durable together, in [`fsutil::Batch::commit`], before this returns.
-pub fn apply_with_progress(
-    out: &Path,
-    analysis: &Analysis,
-    rendered: &BTreeMap<String, RenderedFile>,
-    mut staged: impl FnMut(&str),
-) -> Result<ApplyReport, OutputError> {
-    std::fs::create_dir_all(out).map_err(|e| io(out, e))?;
-    remove_stale_temps(out)?;
-    let touches = analysis
-        .entries
-        .iter()
-        .any(|e| e.removing || e.status != Status::Unchanged);
-    if touches {
-        let p = out.join(PENDING);
-        write_atomic(&p, &analysis.manifest.to_bytes(), 0o644).map_err(|err| io(&p, err))?;
-    }
-    let mut report = ApplyReport::default();
-    let mut batch = Batch::new(out);
-    // the index of the last entry of each cluster's directory (its few gitops/ files follow)
-    let mut last: BTreeMap<&str, usize> = BTreeMap::new();
-    for (i, e) in analysis.entries.iter().enumerate() {
-        if let Some(c) = &e.cluster
-            && e.path.starts_with("clusters/")
-        {
-            last.insert(c.as_str(), i);
+impl Staged {
+    /// Carries out the analysis the files were staged for (the caller has already refused or
+    /// been forced): the journal of intentions (`pending.json`) first, then the pruned files
+    /// deleted, then every staged file made durable and renamed at once
+    /// ([`fsutil::Batch::commit`]: two durability barriers in all, not one fsync per file;
+    /// fsutil's module docs give the reasoning), then the manifest, last, as the commit point.
+    pub fn commit(self, out: &Path, analysis: &Analysis) -> Result<ApplyReport, OutputError> {
+        let Some(batch) = self.batch else {
+            return Err(OutputError::Io(
+                "internal error: a refused render was asked to commit".to_owned(),
+            ));
+        };
+        std::fs::create_dir_all(out).map_err(|e| io(out, e))?;
+        let touches = analysis
+            .entries
+            .iter()
+            .any(|e| e.removing || e.status != Status::Unchanged);
+        if touches {
+            let p = out.join(PENDING);
+            write_atomic(&p, &analysis.manifest.to_bytes(), 0o644).map_err(|err| io(&p, err))?;
         }
-    }
-    for (i, e) in analysis.entries.iter().enumerate() {
-        if e.removing {
-            let p = out.join(&e.path);
-            std::fs::remove_file(&p).map_err(|err| io(&p, err))?;
-            remove_empty_parents(out, &p);
-            report.deleted.push(e.path.clone());
-        } else if e.status == Status::Unchanged {
-            // A secret file from before 0600 was enforced: tighten it without rewriting.
-            #[cfg(unix)]
-            if rendered[&e.path].secret {
-                use std::os::unix::fs::PermissionsExt;
+        let mut report = ApplyReport::default();
+        for e in &analysis.entries {
+            if e.removing {
                 let p = out.join(&e.path);
-                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
-                    .map_err(|err| io(&p, err))?;
+                std::fs::remove_file(&p).map_err(|err| io(&p, err))?;
+                remove_empty_parents(out, &p);
+                report.deleted.push(e.path.clone());
+            } else if e.status == Status::Unchanged {
+                report.unchanged.push(e.path.clone());
+            } else {
+                report.written.push(e.path.clone());
             }
-            report.unchanged.push(e.path.clone());
-        } else {
-            let f = &rendered[&e.path];
-            let p = out.join(&e.path);
-            batch
-                .stage(&p, &f.bytes, if f.secret { 0o600 } else { 0o644 })
+        }
+        // A secret file from before 0600 was enforced: tightened without rewriting.
+        #[cfg(unix)]
+        for rel in &self.secret_unchanged {
+            use std::os::unix::fs::PermissionsExt;
+            let p = out.join(rel);
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
                 .map_err(|err| io(&p, err))?;
-            report.written.push(e.path.clone());
         }
-        if let Some(c) = &e.cluster
-            && last.get(c.as_str()) == Some(&i)
-        {
-            staged(c);
+        batch.commit().map_err(|err| io(out, err))?;
+        if analysis.manifest_changed {
+            let p = out.join(MANIFEST);
+            write_atomic(&p, &analysis.manifest.to_bytes(), 0o644).map_err(|err| io(&p, err))?;
         }
+        // The manifest is true now: the journal of intentions goes (also one left by an
+        // interrupted run that this one completed).
+        let pending = out.join(PENDING);
+        match std::fs::remove_file(&pending) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(&pending, e)),
+        }
+        Ok(report)
     }
-    // Every changed file at once: two durability barriers in all, not one fsync per file
-    // (fsutil's module docs give the reasoning); the manifest follows, last.
-    batch.commit().map_err(|err| io(out, err))?;
-    if analysis.manifest_changed {
-        let p = out.join(MANIFEST);
-        write_atomic(&p, &analysis.manifest.to_bytes(), 0o644).map_err(|err| io(&p, err))?;
-    }
-    // The manifest is true now: the journal of intentions goes (also one left by an
-    // interrupted run that this one completed).
-    let pending = out.join(PENDING);
-    match std::fs::remove_file(&pending) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io(&pending, e)),
-    }
-    Ok(report)
 }
 
 fn remove_stale_temps(out: &Path) -> Result<(), OutputError> {

@@ -431,3 +431,141 @@ fn narrowing_reads_prunes_exactly_the_dropped_pairs() {
     let o = run(&d, &["check", "mesh.yaml", "-o", "out"]);
     assert_eq!(code(&o), 0, "{}", stdout(&o));
 }
+
+/// Every path under `dir` (directories too) with its bytes and mode: a refused run must leave
+/// exactly this as it was.
+fn tree(dir: &Path) -> Vec<(String, Option<Vec<u8>>, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .map(|e| {
+            let rel = e
+                .path()
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            let mode = e.metadata().unwrap().permissions().mode();
+            let bytes = e
+                .file_type()
+                .is_file()
+                .then(|| std::fs::read(e.path()).unwrap());
+            (rel, bytes, mode)
+        })
+        .collect()
+}
+
+#[test]
+fn a_refusal_found_after_staging_began_leaves_the_tree_as_it_was() {
+    let (_t, d) = setup();
+    let out = d.join("out");
+    let o = run(&d, &["render", "mesh.yaml", "-o", "out"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+
+    // A new cluster listed first (its directory would be created early), a change that
+    // touches every cluster, and a hand edit in a file that is compared last of all (the
+    // mesh-wide README) and in the last cluster.
+    let spec = SPEC
+        .replace("meshID: mesh1", "meshID: mesh2")
+        .replace(
+            "clusters:\n",
+            "clusters:\n  - name: cluster0\n    network: network1\n    role: remote\n    controlPlane: cluster1\n    eastWestGateway: {address: 203.0.113.40}\n    apiServer: {server: \"https://203.0.113.4:6443\", caFile: ca.pem, tokenFile: c1.token}\n",
+        );
+    std::fs::write(d.join("mesh.yaml"), &spec).unwrap();
+    for f in ["README.md", "clusters/cluster3/namespace.yaml"] {
+        let p = out.join(f);
+        let mut text = std::fs::read_to_string(&p).unwrap();
+        text.push_str("\n# hand edit\n");
+        std::fs::write(&p, text).unwrap();
+    }
+    let before = tree(&out);
+    let o = run(&d, &["render", "mesh.yaml", "-o", "out"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("refused: README.md: edited by hand"), "{err}");
+    assert!(
+        err.contains("refused: clusters/cluster3/namespace.yaml: edited by hand"),
+        "{err}"
+    );
+    // Progress was printed per cluster as each was compared, before the refusal.
+    let c0 = err.find("cluster0: ").expect(&err);
+    let c1 = err.find("cluster1: ").expect(&err);
+    assert!(c0 < c1 && c1 < err.find("refused:").unwrap(), "{err}");
+    assert!(err.contains("mesh-wide files: "), "{err}");
+    assert_eq!(
+        before,
+        tree(&out),
+        "no temp file, new directory or journal is left, no byte or mode changed"
+    );
+    assert!(!out.join("clusters/cluster0").exists());
+
+    // With --force the same render goes through, and then the tree checks clean.
+    let o = run(&d, &["render", "mesh.yaml", "-o", "out", "--force"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(out.join("clusters/cluster0/namespace.yaml").is_file());
+    assert_eq!(code(&run(&d, &["check", "mesh.yaml", "-o", "out"])), 0);
+}
+
+#[test]
+fn render_prints_one_progress_line_per_cluster_in_order() {
+    let (_t, d) = setup();
+    let o = run(&d, &["render", "mesh.yaml", "-o", "out"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let err = stderr(&o);
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains(" files (") && l.ends_with(" unchanged)"))
+        .collect();
+    let names: Vec<&str> = lines.iter().map(|l| l.split(':').next().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["cluster1", "cluster2", "cluster3", "mesh-wide files"],
+        "{err}"
+    );
+    for l in &lines {
+        // "NAME: N files (W to write, U unchanged)" with N = W + U; all new on a first render.
+        let nums: Vec<usize> = l
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|s| !s.is_empty())
+            .filter_map(|s| s.parse().ok())
+            .collect();
+        let (n, w, u) = (
+            nums[nums.len() - 3],
+            nums[nums.len() - 2],
+            nums[nums.len() - 1],
+        );
+        assert_eq!((n, w, u), (n, n, 0), "{l}");
+        assert!(n > 0, "{l}");
+    }
+    // A re-render: every file unchanged, the same lines.
+    let o = run(&d, &["render", "mesh.yaml", "-o", "out"]);
+    let err = stderr(&o);
+    assert!(err.contains("cluster2: "), "{err}");
+    assert!(err.contains(" (0 to write, "), "{err}");
+}
+
+/// A first render killed before its journal existed leaves `.meshrender/` with a temp file of
+/// `pending.json` (and perhaps empty directories): nothing a user could lose, so the next
+/// render takes the directory over without `--force`. A real file still makes it foreign.
+#[test]
+fn what_a_render_killed_before_its_journal_leaves_is_not_foreign() {
+    let (_t, d) = setup();
+    let out = d.join("out");
+    std::fs::create_dir_all(out.join(".meshrender")).unwrap();
+    std::fs::create_dir_all(out.join("clusters/cluster1/install")).unwrap();
+    let tmp = out.join(".meshrender/.pending.json.4242.meshrender-tmp");
+    std::fs::write(&tmp, "{\"too").unwrap();
+    let o = run(&d, &["render", "mesh.yaml", "-o", "out"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!tmp.exists());
+    assert_eq!(code(&run(&d, &["check", "mesh.yaml", "-o", "out"])), 0);
+
+    let other = d.join("other");
+    std::fs::create_dir_all(other.join("empty")).unwrap();
+    std::fs::write(other.join("empty/.notes.meshrender-tmp.txt"), "mine\n").unwrap();
+    let o = run(&d, &["render", "mesh.yaml", "-o", "other"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("is not empty"), "{}", stderr(&o));
+}

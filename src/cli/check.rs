@@ -10,9 +10,15 @@ use super::{ExitCode, Format, Result, display, events, review, spec_name};
 use crate::{output, pki};
 
 pub(super) fn run(spec: &Path, out: &Path, format: Format) -> Result<ExitCode> {
-    let p = prepare(spec, out, pki::Mode::ReadOnly, None)?;
+    // The text form names paths only; the JSON form reviews the changed objects.
+    let keep = if format == Format::Json {
+        output::Keep::Drift
+    } else {
+        output::Keep::Nothing
+    };
+    let p = prepare(spec, out, pki::Mode::ReadOnly, None, keep, |_| {})?;
     let drift = p.analysis.drift();
-    let missing_manifest = p.analysis.manifest_missing && !p.files.is_empty();
+    let missing_manifest = p.analysis.manifest_missing && p.analysis.rendered > 0;
     for e in &drift {
         if format == Format::Json {
             events::file(e.status.word(), &e.path, &e.cluster);

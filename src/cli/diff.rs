@@ -18,9 +18,16 @@ pub(super) fn run(
     summary: bool,
     format: DiffFormat,
 ) -> Result<ExitCode> {
-    let p = prepare(spec, out, pki::Mode::ReadOnly, None)?;
+    let p = prepare(
+        spec,
+        out,
+        pki::Mode::ReadOnly,
+        None,
+        output::Keep::Drift,
+        |_| {},
+    )?;
     let drift = p.analysis.drift();
-    let missing_manifest = p.analysis.manifest_missing && !p.files.is_empty();
+    let missing_manifest = p.analysis.manifest_missing && p.analysis.rendered > 0;
     let changed = !drift.is_empty() || missing_manifest;
     if summary || format != DiffFormat::Text {
         let r = review::review(&p, out)?;
@@ -76,7 +83,8 @@ fn unified(p: &super::prepare::Prepared, out: &Path, show_secrets: bool) -> Resu
         let new = if e.removing {
             Vec::new()
         } else {
-            p.files
+            p.analysis
+                .kept
                 .get(&e.path)
                 .map(|f| f.bytes.clone())
                 .unwrap_or_default()

@@ -5,13 +5,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use super::{Error, Result, display, spec_name, warn};
-use crate::output::{self, Analysis, RenderedFile};
-use crate::{Options, load_mesh_bytes, model, pki, read_spec, render_owned, tool_version};
+use crate::output::{self, Analysis, ChunkReport, Keep, RenderedFile};
+use crate::{
+    Options, load_mesh_bytes, model, pki, read_spec, render_chunks, render_owned, tool_version,
+};
 
 pub(super) struct Prepared {
     pub mesh: model::Mesh,
-    pub files: BTreeMap<String, RenderedFile>,
+    /// The comparison; `analysis.kept` holds the rendered files the command asked to keep.
     pub analysis: Analysis,
+    /// `render`: the files staged while the chunks arrived, to commit (or drop, if refused).
+    pub staged: output::Staged,
     /// Held until the command ends: `pki.dir` and the output directory are ours alone.
     _locks: Vec<std::fs::File>,
 }
@@ -92,11 +96,16 @@ fn pki_outside_output(mesh: &model::Mesh, out: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Loads the spec, locks, then renders the mesh one cluster at a time, each chunk compared
+/// with the output directory (and, for `render`, staged) as it arrives and then dropped:
+/// `progress` gets each chunk's counts as it is done. `keep` says what is kept of the files.
 pub(super) fn prepare(
     spec: &Path,
     out: &Path,
     mode: pki::Mode,
     scope: Option<&BTreeSet<String>>,
+    keep: Keep,
+    mut progress: impl FnMut(&ChunkReport),
 ) -> Result<Prepared> {
     // Read once: a spec on standard input cannot be read twice (and a file could change).
     let spec_bytes = read_spec(spec, &spec_name(spec))?;
@@ -137,14 +146,23 @@ pub(super) fn prepare(
         reproduce: reproduce_command(spec, out),
         sealed,
     };
-    let (files, material) = render_owned(&mesh, mode, &options)?;
+    let mut analyzer =
+        output::Analyzer::new(out, scope, keep).map_err(|e| Error::Message(e.to_string()))?;
+    let material = render_chunks(&mesh, mode, &options, |chunk| {
+        let r = analyzer
+            .add(&chunk)
+            .map_err(|e| crate::Failure::Other(e.to_string()))?;
+        progress(&r);
+        Ok(())
+    })?;
     report_material(&mesh, &material);
-    let analysis = output::analyze(out, &files, scope, &tool_version(), &spec_sha256)
+    let (analysis, staged) = analyzer
+        .finish(&tool_version(), &spec_sha256)
         .map_err(|e| Error::Message(e.to_string()))?;
     Ok(Prepared {
         mesh,
-        files,
         analysis,
+        staged,
         _locks: locks,
     })
 }

@@ -28,14 +28,36 @@ pub(super) fn run(
         }
         return stream(spec, scope.as_ref());
     }
-    let p = prepare(spec, out, pki::Mode::Generate, scope.as_ref())?;
+    // One progress line per cluster, printed as soon as that cluster's files are rendered,
+    // compared and staged (written to temp files); the whole render becomes durable together
+    // at the end, or, if it is refused, the staged files are removed and nothing changed.
+    let line = |name: &str, to_write: usize, unchanged: usize| {
+        format!(
+            "{name}: {} files ({to_write} to write, {unchanged} unchanged)",
+            to_write + unchanged
+        )
+    };
+    let p = prepare(
+        spec,
+        out,
+        pki::Mode::Generate,
+        scope.as_ref(),
+        output::Keep::Stage { force },
+        |r| {
+            if r.to_write + r.unchanged == 0 {
+                return;
+            }
+            let name = r.cluster.as_deref().unwrap_or("mesh-wide files");
+            eprintln!("{}", line(name, r.to_write, r.unchanged));
+        },
+    )?;
     let unsealable: Vec<String> = p
         .analysis
         .entries
         .iter()
         .filter(|e| e.status == Status::NeedsKey)
         .map(|e| {
-            let why = match p.files.get(&e.path).and_then(|f| f.sealed.as_ref()) {
+            let why = match p.analysis.kept.get(&e.path).and_then(|f| f.sealed.as_ref()) {
                 Some(output::SealState::Unavailable { missing, .. }) => missing.as_str(),
                 _ => "a key",
             };
@@ -80,58 +102,32 @@ pub(super) fn run(
             display(out)
         );
     }
-    // One progress line per cluster, printed as soon as that cluster's files are staged
-    // (the whole render becomes durable together at the end), then the clusters removed from
-    // the spec.
-    let mut per_cluster: BTreeMap<String, [usize; 3]> = BTreeMap::new();
-    for c in &p.mesh.clusters {
-        if scope.as_ref().is_none_or(|s| s.contains(&c.name)) {
-            per_cluster.insert(c.name.clone(), [0; 3]);
-        }
+    let mut deleted: BTreeMap<String, usize> = BTreeMap::new();
+    for e in p.analysis.entries.iter().filter(|e| e.removing) {
+        let name = e
+            .cluster
+            .clone()
+            .unwrap_or_else(|| "mesh-wide files".to_owned());
+        *deleted.entry(name).or_default() += 1;
     }
-    for e in &p.analysis.entries {
-        let Some(c) = &e.cluster else { continue };
-        let n = per_cluster.entry(c.clone()).or_insert([0; 3]);
-        let i = if e.removing {
-            2
-        } else if e.status == Status::Unchanged {
-            1
+    let report = p
+        .staged
+        .commit(out, &p.analysis)
+        .map_err(|e| Error::Message(e.to_string()))?;
+    for (name, n) in &deleted {
+        if p.mesh.cluster(name).is_none() && name != "mesh-wide files" {
+            eprintln!("{name}: removed from the spec ({n} files deleted)");
         } else {
-            0
-        };
-        n[i] += 1;
-    }
-    let line = |name: &str, [written, unchanged, deleted]: [usize; 3]| {
-        let mut line = format!(
-            "{name}: {} files ({written} written, {unchanged} unchanged",
-            written + unchanged
-        );
-        if deleted > 0 {
-            line.push_str(&format!(", {deleted} deleted"));
-        }
-        line.push(')');
-        line
-    };
-    let mut shown = BTreeSet::new();
-    let report = output::apply_with_progress(out, &p.analysis, &p.files, |c| {
-        if p.mesh.cluster(c).is_some()
-            && let Some(n) = per_cluster.get(c)
-        {
-            eprintln!("{}", line(c, *n));
-            shown.insert(c.to_owned());
-        }
-    })
-    .map_err(|e| Error::Message(e.to_string()))?;
-    for (name, n) in &per_cluster {
-        if shown.contains(name) {
-            continue;
-        }
-        if p.mesh.cluster(name).is_none() {
-            eprintln!("{name}: removed from the spec ({} files deleted)", n[2]);
-        } else {
-            eprintln!("{}", line(name, *n));
+            eprintln!("{name}: {n} files deleted");
         }
     }
+    eprintln!(
+        "{}: {} written, {} unchanged, {} deleted",
+        display(out),
+        report.written.len(),
+        report.unchanged.len(),
+        report.deleted.len()
+    );
     if format == Format::Json {
         for e in &p.analysis.entries {
             let status = if e.removing {

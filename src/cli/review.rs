@@ -39,7 +39,7 @@ fn add(r: &mut Review, p: &Prepared, out: &Path, e: &Entry) -> Result<()> {
     let new = if e.removing {
         None
     } else {
-        p.files.get(&e.path).map(|f| f.bytes.as_slice())
+        p.analysis.kept.get(&e.path).map(|f| f.bytes.as_slice())
     };
     impact::classify_file(r, &e.path, cluster, old.as_deref(), new);
     if matches!(e.status, Status::HandEdited | Status::Foreign) {

@@ -230,7 +230,7 @@ impl<'a> ClusterFiles<'a> {
     }
 }
 
-/// Plans the whole output tree.
+/// Plans the whole output tree (every chunk of [`plan_chunks`], sorted by path).
 pub(crate) fn plan(
     mesh: &Mesh,
     topo: &Topology,
@@ -238,6 +238,31 @@ pub(crate) fn plan(
     addresses: &Allocations,
     options: &Options,
 ) -> Plan {
+    let mut files = Vec::new();
+    let r: Result<(), std::convert::Infallible> =
+        plan_chunks(mesh, topo, pki, addresses, options, |p| {
+            files.extend(p.files);
+            Ok(())
+        });
+    let Ok(()) = r;
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Plan { files }
+}
+
+/// Plans the tree one cluster at a time, handing each cluster's files (sorted by path) to
+/// `chunk` before the next cluster is planned, then the mesh-wide files (GitOps, README) in
+/// a last chunk: peak memory follows the largest cluster, not the mesh. What the mesh-wide
+/// files need of the clusters' files (their paths and how they are applied) is kept as a
+/// skeleton without contexts; with GitOps, each cluster's Helm values are kept too (the
+/// Applications embed them).
+pub(crate) fn plan_chunks<E>(
+    mesh: &Mesh,
+    topo: &Topology,
+    pki: &Material,
+    addresses: &Allocations,
+    options: &Options,
+    mut chunk: impl FnMut(Plan) -> Result<(), E>,
+) -> Result<(), E> {
     let x = Ctx {
         mesh,
         topo,
@@ -246,20 +271,34 @@ pub(crate) fn plan(
         options,
         by_name: mesh.clusters.iter().map(|c| (c.name.as_str(), c)).collect(),
     };
-    let mut files = Vec::new();
+    let mut skeleton = Vec::new();
     let mut helm = Vec::new();
     for c in &mesh.clusters {
         let f = topo.facts(&c.name).expect("topology covers every cluster");
-        let (cluster_files, values) = plan_cluster(&x, c, f);
-        files.extend(cluster_files);
-        helm.push((c, values));
+        let (mut cluster_files, values) = plan_cluster(&x, c, f);
+        cluster_files.sort_by(|a, b| a.path.cmp(&b.path));
+        skeleton.extend(cluster_files.iter().map(|p| PlannedFile {
+            path: p.path.clone(),
+            cluster: p.cluster.clone(),
+            template: p.template,
+            context: Value::Null,
+            applied: p.applied,
+            sealed: None,
+            overlay: None,
+        }));
+        chunk(Plan {
+            files: cluster_files,
+        })?;
+        helm.push((c, if mesh.gitops.is_some() { values } else { None }));
     }
+    let clusters = skeleton.len();
     if let Some(g) = &mesh.gitops {
-        gitops::plan(&x, g, &helm, &mut files);
+        gitops::plan(&x, g, &helm, &mut skeleton);
     }
-    readme::plan(&x, &mut files);
+    readme::plan(&x, &mut skeleton);
+    let mut files = skeleton.split_off(clusters);
     files.sort_by(|a, b| a.path.cmp(&b.path));
-    Plan { files }
+    chunk(Plan { files })
 }
 
 /// Every file of one cluster, family by family, and its Helm values (for GitOps).

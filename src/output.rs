@@ -54,7 +54,7 @@ pub struct OwnedFile {
     pub cluster: Option<String>,
     /// Sealed with SOPS: its fingerprint, keyed plaintext digest and `lastmodified`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sops: Option<SealRecord>,
+    pub sops: Option<Box<SealRecord>>,
 }
 
 /// `.meshrender/owned.json`: sorted, no timestamps.
@@ -358,17 +358,23 @@ pub struct Analyzer {
     out: std::path::PathBuf,
     scope: Option<BTreeSet<String>>,
     keep: Keep,
+    /// The manifest on disk, its files sorted by path without duplicates (looked up by
+    /// binary search: no second copy of every path).
     old: Option<Manifest>,
+    /// The manifest on disk was not sorted or listed a path twice: it is rewritten.
+    old_unsorted: bool,
+    manifest_missing: bool,
     pending: Option<Manifest>,
-    /// Path → index in `old.files`.
-    owned: BTreeMap<String, usize>,
     /// sha256 of the bytes an interrupted render meant to write, by path: ours too.
     intended: BTreeMap<String, String>,
     unmanaged_nonempty: bool,
+    /// One per rendered file in scope, in the order the chunks came (each sorted by path).
     entries: Vec<Entry>,
-    new_files: BTreeMap<String, OwnedFile>,
-    /// Every rendered path (in scope or not) and its cluster: what pruning must not remove.
-    rendered: BTreeMap<String, Option<String>>,
+    /// What the new manifest records, in the same order (sorted by `finish`).
+    new_files: Vec<OwnedFile>,
+    /// Rendered files out of scope (`--cluster`), and their cluster: not pruned, not compared.
+    out_of_scope: BTreeMap<String, Option<String>>,
+    rendered: usize,
     real_dirs: BTreeSet<String>,
     kept: BTreeMap<String, RenderedFile>,
     batch: Option<Batch>,
@@ -399,18 +405,21 @@ impl Analyzer {
         scope: Option<&BTreeSet<String>>,
         keep: Keep,
     ) -> Result<Analyzer, OutputError> {
-        let old = read_manifest(out)?;
+        let mut old = read_manifest(out)?;
+        let mut old_unsorted = false;
+        if let Some(m) = &mut old
+            && !m.files.windows(2).all(|w| w[0].path < w[1].path)
+        {
+            m.files.sort_by(|a, b| a.path.cmp(&b.path));
+            m.files.dedup_by(|a, b| a.path == b.path);
+            old_unsorted = true;
+        }
         let pending = read_manifest_at(out, PENDING)?;
         let unmanaged_nonempty = old.is_none() && pending.is_none() && dir_has_content(out)?;
         let intended = pending
             .iter()
             .flat_map(|m| &m.files)
             .map(|f| (f.path.clone(), f.sha256.clone()))
-            .collect();
-        let owned = old
-            .iter()
-            .flat_map(|m| m.files.iter().enumerate())
-            .map(|(i, f)| (f.path.clone(), i))
             .collect();
         let batch = match keep {
             Keep::Stage { force } if force || !unmanaged_nonempty => {
@@ -436,14 +445,16 @@ impl Analyzer {
             out: out.to_path_buf(),
             scope: scope.cloned(),
             keep,
+            manifest_missing: old.is_none(),
             old,
+            old_unsorted,
             pending,
-            owned,
             intended,
             unmanaged_nonempty,
             entries: Vec::new(),
-            new_files: BTreeMap::new(),
-            rendered: BTreeMap::new(),
+            new_files: Vec::new(),
+            out_of_scope: BTreeMap::new(),
+            rendered: 0,
             real_dirs: BTreeSet::new(),
             kept: BTreeMap::new(),
             batch,
@@ -460,8 +471,9 @@ impl Analyzer {
     }
 
     fn owned_file(&self, path: &str) -> Option<&OwnedFile> {
-        let i = *self.owned.get(path)?;
-        self.old.as_ref().map(|m| &m.files[i])
+        let files = &self.old.as_ref()?.files;
+        let i = files.binary_search_by(|f| f.path.as_str().cmp(path)).ok()?;
+        Some(&files[i])
     }
 
     /// Compares one chunk of the render with the directory (and stages what must be written).
@@ -474,13 +486,14 @@ impl Analyzer {
             if report.cluster.is_none() && path.starts_with("clusters/") {
                 report.cluster = f.cluster.clone();
             }
-            self.rendered.insert(path.clone(), f.cluster.clone());
+            self.rendered += 1;
             if !self.in_scope(&f.cluster) {
+                self.out_of_scope.insert(path.clone(), f.cluster.clone());
                 continue;
             }
             let (status, owned) = self.compare(path, f)?;
             if let Some(o) = owned {
-                self.new_files.insert(path.clone(), o);
+                self.new_files.push(o);
             }
             self.entries.push(Entry {
                 path: path.clone(),
@@ -563,7 +576,7 @@ impl Analyzer {
             sha256: sha256_hex(&f.bytes),
             cluster: f.cluster.clone(),
             sops: match &f.sealed {
-                Some(SealState::Sealed { record, .. }) => Some(record.clone()),
+                Some(SealState::Sealed { record, .. }) => Some(Box::new(record.clone())),
                 _ => None,
             },
         };
@@ -577,26 +590,35 @@ impl Analyzer {
         tool: &str,
         spec_sha256: &str,
     ) -> Result<(Analysis, Staged), OutputError> {
+        // Every rendered file in scope, sorted: what pruning must not remove.
+        self.entries.sort_by(|a, b| a.path.cmp(&b.path));
+        let rendered_here = |path: &str| entries_find(&self.entries, path).is_some();
         // Owned files no longer rendered: the manifest's, and those an interrupted render
         // meant to write (pending) that this render does not.
-        let mut candidates: Vec<OwnedFile> =
-            self.old.iter().flat_map(|m| m.files.clone()).collect();
-        if let Some(p) = &self.pending {
-            candidates.extend(
-                p.files
-                    .iter()
-                    .filter(|f| !self.owned.contains_key(&f.path))
-                    .cloned(),
-            );
-        }
+        let old = self.old.take();
+        let pending = self.pending.take();
+        let owned_before = |path: &str| {
+            old.as_ref().is_some_and(|m| {
+                m.files
+                    .binary_search_by(|f| f.path.as_str().cmp(path))
+                    .is_ok()
+            })
+        };
+        let candidates = old.iter().flat_map(|m| &m.files).chain(
+            pending
+                .iter()
+                .flat_map(|m| &m.files)
+                .filter(|f| !owned_before(&f.path)),
+        );
+        let mut removals = Vec::new();
+        let mut kept_out_of_scope = Vec::new();
         for o in candidates {
-            let rendered = self.rendered.get(&o.path);
-            if rendered.is_some_and(|c| self.in_scope(c)) {
+            if rendered_here(&o.path) {
                 continue;
             }
-            if !self.in_scope(&o.cluster) || rendered.is_some() {
+            if !self.in_scope(&o.cluster) || self.out_of_scope.contains_key(&o.path) {
                 // Out of scope: keep ownership as it was.
-                self.new_files.entry(o.path.clone()).or_insert(o);
+                kept_out_of_scope.push(o.clone());
                 continue;
             }
             no_links(&self.out, &o.path, &mut self.real_dirs)?;
@@ -613,7 +635,7 @@ impl Analyzer {
                             }
                             Status::HandEdited
                         };
-                    self.entries.push(Entry {
+                    removals.push(Entry {
                         path: o.path.clone(),
                         cluster: o.cluster.clone(),
                         status,
@@ -622,20 +644,25 @@ impl Analyzer {
                 }
             }
         }
+        self.entries.extend(removals);
         self.entries.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut files = std::mem::take(&mut self.new_files);
+        files.extend(kept_out_of_scope);
+        files.sort_by(|a, b| a.path.cmp(&b.path));
         let manifest = Manifest {
             tool: tool.to_owned(),
             spec_sha256: spec_sha256.to_owned(),
-            files: std::mem::take(&mut self.new_files).into_values().collect(),
+            files,
         };
-        let manifest_changed = self.old.as_ref() != Some(&manifest);
+        let manifest_changed = self.old_unsorted || old.as_ref() != Some(&manifest);
+        drop(old);
         let analysis = Analysis {
-            rendered: self.rendered.len(),
+            rendered: self.rendered,
             entries: std::mem::take(&mut self.entries),
             manifest,
             manifest_changed,
             unmanaged_nonempty: self.unmanaged_nonempty,
-            manifest_missing: self.old.is_none(),
+            manifest_missing: self.manifest_missing,
             kept: std::mem::take(&mut self.kept),
         };
         let staged = Staged {
@@ -744,6 +771,14 @@ impl Staged {
         }
         Ok(report)
     }
+}
+
+/// The entry for `path` in `entries` (sorted by path), if it is a rendered file.
+fn entries_find<'e>(entries: &'e [Entry], path: &str) -> Option<&'e Entry> {
+    let i = entries
+        .binary_search_by(|e| e.path.as_str().cmp(path))
+        .ok()?;
+    Some(&entries[i]).filter(|e| !e.removing)
 }
 
 fn remove_stale_temps(out: &Path) -> Result<(), OutputError> {

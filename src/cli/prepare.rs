@@ -138,7 +138,7 @@ pub(super) fn prepare(
         .map(|m| {
             m.files
                 .into_iter()
-                .filter_map(|f| f.sops.map(|r| (f.path, r)))
+                .filter_map(|f| f.sops.map(|r| (f.path, *r)))
                 .collect()
         })
         .unwrap_or_default();

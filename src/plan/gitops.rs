@@ -31,7 +31,7 @@ use serde_json::Value;
 
 use super::helm::ClusterHelm;
 use super::names::object_name;
-use super::{Applied, Ctx, HEADER, PlannedFile, context};
+use super::{Applied, Ctx, HEADER, PlannedFile, Skeleton, context};
 use crate::model::{Cluster, Gitops, Mesh};
 
 /// Ambient needs the Gateway API CRDs in every cluster before Istio (ISTIO-FACTS §9.3):
@@ -226,12 +226,13 @@ pub(super) fn plan(
     x: &Ctx,
     g: &Gitops,
     helm: &[(&Cluster, Option<ClusterHelm>)],
+    planned: &[Skeleton],
     out: &mut Vec<PlannedFile>,
 ) {
     let mesh = x.mesh;
     let flows: Vec<ClusterFlow> = helm
         .iter()
-        .map(|(c, h)| cluster_flow(x, c, h.as_ref(), out))
+        .map(|(c, h)| cluster_flow(x, c, h.as_ref(), planned))
         .collect();
     let mut files = Files { mesh, out };
     if let Some(a) = &g.argocd {
@@ -246,7 +247,7 @@ fn cluster_flow<'a>(
     x: &'a Ctx,
     c: &'a Cluster,
     h: Option<&'a ClusterHelm>,
-    planned: &[PlannedFile],
+    planned: &[Skeleton],
 ) -> ClusterFlow<'a> {
     let f = x
         .topo

@@ -84,6 +84,14 @@ pub(crate) struct Sealed {
     pub complete: bool,
 }
 
+/// What the mesh-wide files (GitOps, README) need of a cluster's planned file: its path and
+/// how it is applied (no context: a few dozen bytes per file).
+#[derive(Clone, Debug)]
+pub(crate) struct Skeleton {
+    pub path: String,
+    pub applied: Applied,
+}
+
 /// Every file of the output tree, sorted by path.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Plan {
@@ -277,26 +285,21 @@ pub(crate) fn plan_chunks<E>(
         let f = topo.facts(&c.name).expect("topology covers every cluster");
         let (mut cluster_files, values) = plan_cluster(&x, c, f);
         cluster_files.sort_by(|a, b| a.path.cmp(&b.path));
-        skeleton.extend(cluster_files.iter().map(|p| PlannedFile {
+        skeleton.extend(cluster_files.iter().map(|p| Skeleton {
             path: p.path.clone(),
-            cluster: p.cluster.clone(),
-            template: p.template,
-            context: Value::Null,
             applied: p.applied,
-            sealed: None,
-            overlay: None,
         }));
         chunk(Plan {
             files: cluster_files,
         })?;
         helm.push((c, if mesh.gitops.is_some() { values } else { None }));
     }
-    let clusters = skeleton.len();
+    let mut files = Vec::new();
     if let Some(g) = &mesh.gitops {
-        gitops::plan(&x, g, &helm, &mut skeleton);
+        gitops::plan(&x, g, &helm, &skeleton, &mut files);
     }
-    readme::plan(&x, &mut skeleton);
-    let mut files = skeleton.split_off(clusters);
+    readme::plan(&x, &skeleton, &mut files);
+    drop(skeleton);
     files.sort_by(|a, b| a.path.cmp(&b.path));
     chunk(Plan { files })
 }

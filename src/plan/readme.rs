@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::names::helloworld_version;
-use super::{Applied, Ctx, HEADER, PlannedFile, context};
+use super::{Applied, Ctx, HEADER, PlannedFile, Skeleton, context};
 use crate::model::{Cluster, SecretsMode};
 
 #[derive(Serialize)]
@@ -114,8 +114,9 @@ struct SourceIgnore {
     header: &'static str,
 }
 
-pub(super) fn plan(x: &Ctx, files: &mut Vec<PlannedFile>) {
-    let readme = context(readme(x, files));
+/// `planned`: every cluster's files; the README and `.sourceignore` are added to `out`.
+pub(super) fn plan(x: &Ctx, planned: &[Skeleton], out: &mut Vec<PlannedFile>) {
+    let readme = context(readme(x, planned));
     for (path, template, context) in [
         ("README.md", "README.md.j2", readme),
         (
@@ -124,7 +125,7 @@ pub(super) fn plan(x: &Ctx, files: &mut Vec<PlannedFile>) {
             context(SourceIgnore { header: HEADER }),
         ),
     ] {
-        files.push(PlannedFile {
+        out.push(PlannedFile {
             path: path.to_owned(),
             cluster: None,
             template,
@@ -136,7 +137,7 @@ pub(super) fn plan(x: &Ctx, files: &mut Vec<PlannedFile>) {
     }
 }
 
-fn readme<'a>(x: &'a Ctx, files: &'a [PlannedFile]) -> Readme<'a> {
+fn readme<'a>(x: &'a Ctx, files: &'a [Skeleton]) -> Readme<'a> {
     let mesh = x.mesh;
     let (store, key_prefix) = match &mesh.secrets {
         SecretsMode::ExternalSecrets {
@@ -222,10 +223,15 @@ fn readme<'a>(x: &'a Ctx, files: &'a [PlannedFile]) -> Readme<'a> {
     }
 }
 
-fn cluster_rows<'a>(x: &'a Ctx, files: &'a [PlannedFile]) -> Vec<ClusterRow<'a>> {
+fn cluster_rows<'a>(x: &'a Ctx, files: &'a [Skeleton]) -> Vec<ClusterRow<'a>> {
+    // `clusters/<name>/…`: every file of a cluster is below its directory.
     let mut by_cluster: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for f in files {
-        if let Some(c) = &f.cluster {
+        if let Some((c, _)) = f
+            .path
+            .strip_prefix("clusters/")
+            .and_then(|p| p.split_once('/'))
+        {
             by_cluster.entry(c).or_default().push(&f.path);
         }
     }

@@ -462,6 +462,16 @@ impl Analyzer {
         })
     }
 
+    /// The SOPS records of the manifest on disk, by path: what keeps an unchanged sealed
+    /// file byte-identical.
+    pub fn sealed_records(&self) -> BTreeMap<String, SealRecord> {
+        self.old
+            .iter()
+            .flat_map(|m| &m.files)
+            .filter_map(|f| Some((f.path.clone(), (**f.sops.as_ref()?).clone())))
+            .collect()
+    }
+
     fn in_scope(&self, cluster: &Option<String>) -> bool {
         match (&self.scope, cluster) {
             (None, _) => true,

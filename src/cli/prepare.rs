@@ -132,22 +132,12 @@ pub(super) fn prepare(
     check_scope(&mesh, scope)?;
     // Sealed files (SOPS) as the manifest records them: unchanged plaintext keeps its
     // `lastmodified`; without keys (CI) the file stands if its fingerprint is unchanged.
-    let sealed = output::read_manifest(out)
-        .ok()
-        .flatten()
-        .map(|m| {
-            m.files
-                .into_iter()
-                .filter_map(|f| f.sops.map(|r| (f.path, *r)))
-                .collect()
-        })
-        .unwrap_or_default();
-    let options = Options {
-        reproduce: reproduce_command(spec, out),
-        sealed,
-    };
     let mut analyzer =
         output::Analyzer::new(out, scope, keep).map_err(|e| Error::Message(e.to_string()))?;
+    let options = Options {
+        reproduce: reproduce_command(spec, out),
+        sealed: analyzer.sealed_records(),
+    };
     let material = render_chunks(&mesh, mode, &options, |chunk| {
         let r = analyzer
             .add(&chunk)

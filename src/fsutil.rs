@@ -84,6 +84,8 @@ pub struct Batch {
     created: Vec<PathBuf>,
     /// A file written at once by [`Batch::journal`], removed again without a commit.
     journal: Option<PathBuf>,
+    /// The temp names in `temps`, for [`Batch::is_staged`].
+    staged: BTreeSet<PathBuf>,
 }
 
 impl Batch {
@@ -95,6 +97,7 @@ impl Batch {
             dirs: BTreeSet::new(),
             created: Vec::new(),
             journal: None,
+            staged: BTreeSet::new(),
         }
     }
 
@@ -102,8 +105,11 @@ impl Batch {
     pub fn stage(&mut self, path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
         self.create_dir(path.parent().unwrap_or(Path::new(".")))?;
         let tmp = temp_path(path);
+        // Known before it exists: a write that fails half-way (disk full) leaves a temp file
+        // the drop removes.
+        self.temps.push((tmp.clone(), path.to_path_buf()));
+        self.staged.insert(tmp.clone());
         let handle = write_temp(&tmp, bytes, mode)?;
-        self.temps.push((tmp, path.to_path_buf()));
         if !HAS_SYNCFS {
             self.handles.push(handle);
         }
@@ -132,10 +138,23 @@ impl Batch {
                 missing.push(p.to_path_buf());
                 d = p.parent();
             }
+            // One level at a time, each recorded as soon as it exists, so a failure half-way
+            // still leaves the drop every directory it must remove.
+            for p in missing.into_iter().rev() {
+                match std::fs::create_dir(&p) {
+                    Ok(()) => self.created.push(p),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(e),
+                }
+            }
             std::fs::create_dir_all(dir)?;
-            self.created.extend(missing.into_iter().rev());
         }
         Ok(())
+    }
+
+    /// Whether `tmp` is one of this batch's temp files.
+    pub fn is_staged(&self, tmp: &Path) -> bool {
+        self.staged.contains(tmp)
     }
 
     /// Barrier, renames, barrier: afterwards every staged file is in place and durable.
@@ -148,10 +167,11 @@ impl Batch {
         barrier(&self.root, &self.handles)?;
         self.handles.clear();
         self.created.clear();
-        let temps = std::mem::take(&mut self.temps);
-        for (tmp, path) in &temps {
+        // Renamed in place: if one rename fails, the drop still removes the temp files left.
+        for (tmp, path) in &self.temps {
             std::fs::rename(tmp, path)?;
         }
+        self.temps.clear();
         if HAS_SYNCFS {
             syncfs(&self.root)
         } else {

@@ -399,7 +399,8 @@ pub struct Staged {
 
 impl Analyzer {
     /// Reads the manifest (and the journal of an interrupted render). With [`Keep::Stage`],
-    /// leftover temp files of an interrupted run are removed first.
+    /// a first render writes an empty journal before its first temp file; leftover temp
+    /// files of an interrupted run are removed only by [`Staged::commit`].
     pub fn new(
         out: &Path,
         scope: Option<&BTreeSet<String>>,
@@ -410,6 +411,9 @@ impl Analyzer {
         if let Some(m) = &mut old
             && !m.files.windows(2).all(|w| w[0].path < w[1].path)
         {
+            // A path listed twice: the last entry counts (as a map read from the file would
+            // have it). Reversed, then a stable sort: each path's last entry comes first.
+            m.files.reverse();
             m.files.sort_by(|a, b| a.path.cmp(&b.path));
             m.files.dedup_by(|a, b| a.path == b.path);
             old_unsorted = true;
@@ -423,7 +427,6 @@ impl Analyzer {
             .collect();
         let batch = match keep {
             Keep::Stage { force } if force || !unmanaged_nonempty => {
-                remove_stale_temps(out)?;
                 let mut b = Batch::new(out);
                 if old.is_none() && pending.is_none() {
                     // A first render: an empty journal before the first temp file, so that
@@ -700,7 +703,6 @@ pub fn apply(
 ) -> Result<ApplyReport, OutputError> {
     let mut batch = Batch::new(out);
     let mut secret_unchanged = Vec::new();
-    remove_stale_temps(out)?;
     for e in &analysis.entries {
         if e.removing {
             continue;
@@ -766,6 +768,9 @@ impl Staged {
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
                 .map_err(|err| io(&p, err))?;
         }
+        // Temp files an interrupted run left (not this run's): removed only now, so a refused
+        // render leaves even those as they were.
+        remove_stale_temps(out, &batch)?;
         batch.commit().map_err(|err| io(out, err))?;
         if analysis.manifest_changed {
             let p = out.join(MANIFEST);
@@ -791,13 +796,17 @@ fn entries_find<'e>(entries: &'e [Entry], path: &str) -> Option<&'e Entry> {
     Some(&entries[i]).filter(|e| !e.removing)
 }
 
-fn remove_stale_temps(out: &Path) -> Result<(), OutputError> {
+fn remove_stale_temps(out: &Path, batch: &Batch) -> Result<(), OutputError> {
     for e in walkdir::WalkDir::new(out)
         .into_iter()
         .filter_map(Result::ok)
     {
         let name = e.file_name().to_string_lossy();
-        if e.file_type().is_file() && name.starts_with('.') && name.ends_with(TMP_SUFFIX) {
+        if e.file_type().is_file()
+            && name.starts_with('.')
+            && name.ends_with(TMP_SUFFIX)
+            && !batch.is_staged(e.path())
+        {
             std::fs::remove_file(e.path()).map_err(|err| io(e.path(), err))?;
         }
     }

@@ -569,3 +569,91 @@ fn what_a_render_killed_before_its_journal_leaves_is_not_foreign() {
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     assert!(stderr(&o).contains("is not empty"), "{}", stderr(&o));
 }
+
+/// A render that fails while staging (here: a file-size limit, as a full disk would) leaves
+/// no temp file, no half-written secret and no directory it created.
+#[test]
+fn a_render_failing_while_staging_leaves_nothing() {
+    let (_t, d) = setup();
+    // The PKI first, so the failure comes while the output is staged.
+    assert_eq!(code(&run(&d, &["render", "mesh.yaml", "-o", "first"])), 0);
+    let bin = env!("CARGO_BIN_EXE_meshrender");
+    let o = std::process::Command::new("bash")
+        .args([
+            "-c",
+            &format!("trap '' XFSZ; ulimit -f 2; exec {bin} render mesh.yaml -o out"),
+        ])
+        .current_dir(&d)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let left: Vec<String> = walkdir::WalkDir::new(d.join("out"))
+        .into_iter()
+        .filter_map(Result::ok)
+        .map(|e| e.path().display().to_string())
+        .collect();
+    assert!(left.is_empty(), "a failed first render left {left:?}");
+
+    // Over an existing tree: a changed spec, the same limit: the tree is as it was.
+    std::fs::write(
+        d.join("mesh.yaml"),
+        SPEC.replace("meshID: mesh1", "meshID: mesh2"),
+    )
+    .unwrap();
+    let before = tree(&d.join("first"));
+    let o = std::process::Command::new("bash")
+        .args([
+            "-c",
+            &format!("trap '' XFSZ; ulimit -f 2; exec {bin} render mesh.yaml -o first"),
+        ])
+        .current_dir(&d)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_eq!(before, tree(&d.join("first")));
+}
+
+/// A manifest listing a path twice (edited by hand, or merged badly): the last entry counts,
+/// as it always did, so a file only meshrender wrote is not taken for a hand edit.
+#[test]
+fn a_duplicate_manifest_entry_counts_as_its_last() {
+    let (_t, d) = setup();
+    let out = d.join("out");
+    assert_eq!(code(&run(&d, &["render", "mesh.yaml", "-o", "out"])), 0);
+    let p = out.join(".meshrender/owned.json");
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    let files = m["files"].as_array_mut().unwrap();
+    let i = files.iter().position(|f| f["path"] == "README.md").unwrap();
+    let mut stale = files[i].clone();
+    stale["sha256"] = serde_json::json!("0".repeat(64));
+    files.insert(i, stale);
+    std::fs::write(&p, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    std::fs::write(
+        d.join("mesh.yaml"),
+        SPEC.replace("meshID: mesh1", "meshID: mesh2"),
+    )
+    .unwrap();
+    let o = run(&d, &["render", "mesh.yaml", "-o", "out"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(code(&run(&d, &["check", "mesh.yaml", "-o", "out"])), 0);
+}
+
+/// Temp files an earlier, killed run left are removed by the next render that commits, and
+/// kept by one that is refused (a refused render changes nothing at all).
+#[test]
+fn stale_temp_files_go_only_with_a_committed_render() {
+    let (_t, d) = setup();
+    let out = d.join("out");
+    assert_eq!(code(&run(&d, &["render", "mesh.yaml", "-o", "out"])), 0);
+    let stale = out.join("clusters/cluster2/.namespace.yaml.99999.meshrender-tmp");
+    std::fs::write(&stale, "partial").unwrap();
+    let edited = out.join("clusters/cluster1/namespace.yaml");
+    let mut text = std::fs::read_to_string(&edited).unwrap();
+    text.push_str("# hand edit\n");
+    std::fs::write(&edited, &text).unwrap();
+    assert_eq!(code(&run(&d, &["render", "mesh.yaml", "-o", "out"])), 3);
+    assert!(stale.exists(), "a refused render leaves even stale temps");
+    let o = run(&d, &["render", "mesh.yaml", "-o", "out", "--force"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!stale.exists());
+}

@@ -80,9 +80,14 @@ fn render_into(spec: &Path, out: &Path, mode: pki::Mode) -> BTreeMap<String, Ren
     let (mesh, options) = load(spec, out);
     let (files, _material) = render_owned(&mesh, mode, &options).unwrap_or_else(|e| panic!("{e}"));
     let spec_sha = output::sha256_hex(&std::fs::read(spec).unwrap());
-    let analysis = output::analyze(out, &files, None, &tool_version(), &spec_sha)
-        .unwrap_or_else(|e| panic!("{e}"));
-    output::apply(out, &analysis, &files).unwrap_or_else(|e| panic!("{e}"));
+    // What `render --force` does with a complete render: compare and stage, then commit.
+    let commit = || -> Result<(), output::OutputError> {
+        let mut a = output::Analyzer::new(out, None, output::Keep::Stage { force: true })?;
+        a.add(&files)?;
+        let (analysis, staged) = a.finish(&tool_version(), &spec_sha)?;
+        staged.commit(out, &analysis).map(|_| ())
+    };
+    commit().unwrap_or_else(|e| panic!("{e}"));
     files
 }
 

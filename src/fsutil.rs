@@ -19,12 +19,18 @@
 //! some targets new and some old, each complete; after `Batch::commit` returns, everything
 //! renamed is durable. That is the guarantee `write_atomic` gives, for any number of files.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Suffix of the temp files; a leftover one is what an interrupted write leaves behind.
 pub const TMP_SUFFIX: &str = ".meshrender-tmp";
+
+/// Whether a file name is a meshrender temp name (`.<file>.<pid>.meshrender-tmp`): reserved,
+/// and what an interrupted write leaves behind.
+pub fn is_temp_name(name: &str) -> bool {
+    name.starts_with('.') && name.ends_with(TMP_SUFFIX)
+}
 
 /// The temp name of `path`, unique to this process (two processes never share a temp file).
 fn temp_path(path: &Path) -> PathBuf {
@@ -76,7 +82,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()>
 /// renames them. Dropped without a commit, it removes its temp files; no target is touched.
 pub struct Batch {
     root: PathBuf,
-    temps: Vec<(PathBuf, PathBuf)>,
+    /// Temp name → the target it is renamed to.
+    temps: BTreeMap<PathBuf, PathBuf>,
     handles: Vec<std::fs::File>,
     dirs: BTreeSet<PathBuf>,
     /// Directories this batch created, outermost first: removed again (when empty) if the
@@ -84,20 +91,17 @@ pub struct Batch {
     created: Vec<PathBuf>,
     /// A file written at once by [`Batch::journal`], removed again without a commit.
     journal: Option<PathBuf>,
-    /// The temp names in `temps`, for [`Batch::is_staged`].
-    staged: BTreeSet<PathBuf>,
 }
 
 impl Batch {
     pub fn new(root: &Path) -> Batch {
         Batch {
             root: root.to_path_buf(),
-            temps: Vec::new(),
+            temps: BTreeMap::new(),
             handles: Vec::new(),
             dirs: BTreeSet::new(),
             created: Vec::new(),
             journal: None,
-            staged: BTreeSet::new(),
         }
     }
 
@@ -107,8 +111,7 @@ impl Batch {
         let tmp = temp_path(path);
         // Known before it exists: a write that fails half-way (disk full) leaves a temp file
         // the drop removes.
-        self.temps.push((tmp.clone(), path.to_path_buf()));
-        self.staged.insert(tmp.clone());
+        self.temps.insert(tmp.clone(), path.to_path_buf());
         let handle = write_temp(&tmp, bytes, mode)?;
         if !HAS_SYNCFS {
             self.handles.push(handle);
@@ -147,14 +150,13 @@ impl Batch {
                     Err(e) => return Err(e),
                 }
             }
-            std::fs::create_dir_all(dir)?;
         }
         Ok(())
     }
 
     /// Whether `tmp` is one of this batch's temp files.
     pub fn is_staged(&self, tmp: &Path) -> bool {
-        self.staged.contains(tmp)
+        self.temps.contains_key(tmp)
     }
 
     /// Barrier, renames, barrier: afterwards every staged file is in place and durable.
@@ -182,7 +184,7 @@ impl Batch {
 
 impl Drop for Batch {
     fn drop(&mut self) {
-        for (tmp, _) in &self.temps {
+        for tmp in self.temps.keys() {
             let _ = std::fs::remove_file(tmp);
         }
         if let Some(j) = &self.journal {

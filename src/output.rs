@@ -1,10 +1,10 @@
 //! The only module that touches the output directory (DESIGN.md §3).
 //!
-//! It owns the ownership manifest `.meshrender/owned.json`, and decides, from a complete
-//! in-memory render, what a run would add, change, prune or refuse ([`analyze`]); [`apply`]
-//! then writes: each file through a temp file + rename in its own directory, unchanged files
-//! untouched (their mtime stays), pruned files deleted with the directories they leave empty,
-//! and the manifest last, as the commit point. A file not in the manifest is never touched,
+//! It owns the ownership manifest `.meshrender/owned.json`, and decides, from the render
+//! as it arrives one cluster at a time ([`Analyzer`]), what a run would add, change, prune or
+//! refuse; [`Staged::commit`] then writes: each file through a temp file + rename in its own
+//! directory, unchanged files untouched (their mtime stays), pruned files deleted with the
+//! directories they leave empty, and the manifest last, as the commit point. A file not in the manifest is never touched,
 //! and an owned file edited by hand is never overwritten or deleted, unless `--force`.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,7 +17,7 @@ pub const MANIFEST: &str = ".meshrender/owned.json";
 /// removed once the manifest is written: after an interruption, the next run knows every
 /// file it finds with these bytes as its own (a first render included) and finishes the job.
 pub const PENDING: &str = ".meshrender/pending.json";
-use crate::fsutil::{Batch, TMP_SUFFIX, write_atomic};
+use crate::fsutil::{Batch, is_temp_name, write_atomic};
 pub use crate::sops::SealRecord;
 
 pub use crate::digest::sha256_hex;
@@ -126,7 +126,7 @@ pub struct Entry {
 pub struct Analysis {
     /// Sorted by path.
     pub entries: Vec<Entry>,
-    /// The manifest a successful apply writes.
+    /// The manifest a successful commit writes.
     pub manifest: Manifest,
     /// True when the manifest on disk differs from `manifest` (or is missing).
     pub manifest_changed: bool,
@@ -312,8 +312,7 @@ fn dir_has_content(out: &Path) -> Result<bool, OutputError> {
         if e.file_type().is_dir() {
             continue;
         }
-        let name = e.file_name().to_string_lossy();
-        if !(e.file_type().is_file() && name.starts_with('.') && name.ends_with(TMP_SUFFIX)) {
+        if !(e.file_type().is_file() && is_temp_name(&e.file_name().to_string_lossy())) {
             return Ok(true);
         }
     }
@@ -363,7 +362,6 @@ pub struct Analyzer {
     old: Option<Manifest>,
     /// The manifest on disk was not sorted or listed a path twice: it is rewritten.
     old_unsorted: bool,
-    manifest_missing: bool,
     pending: Option<Manifest>,
     /// sha256 of the bytes an interrupted render meant to write, by path: ours too.
     intended: BTreeMap<String, String>,
@@ -448,7 +446,6 @@ impl Analyzer {
             out: out.to_path_buf(),
             scope: scope.cloned(),
             keep,
-            manifest_missing: old.is_none(),
             old,
             old_unsorted,
             pending,
@@ -484,9 +481,7 @@ impl Analyzer {
     }
 
     fn owned_file(&self, path: &str) -> Option<&OwnedFile> {
-        let files = &self.old.as_ref()?.files;
-        let i = files.binary_search_by(|f| f.path.as_str().cmp(path)).ok()?;
-        Some(&files[i])
+        find_owned(self.old.as_ref(), path)
     }
 
     /// Compares one chunk of the render with the directory (and stages what must be written).
@@ -605,23 +600,20 @@ impl Analyzer {
     ) -> Result<(Analysis, Staged), OutputError> {
         // Every rendered file in scope, sorted: what pruning must not remove.
         self.entries.sort_by(|a, b| a.path.cmp(&b.path));
-        let rendered_here = |path: &str| entries_find(&self.entries, path).is_some();
+        let rendered_here = |path: &str| {
+            self.entries
+                .binary_search_by(|e| e.path.as_str().cmp(path))
+                .is_ok()
+        };
         // Owned files no longer rendered: the manifest's, and those an interrupted render
         // meant to write (pending) that this render does not.
         let old = self.old.take();
         let pending = self.pending.take();
-        let owned_before = |path: &str| {
-            old.as_ref().is_some_and(|m| {
-                m.files
-                    .binary_search_by(|f| f.path.as_str().cmp(path))
-                    .is_ok()
-            })
-        };
         let candidates = old.iter().flat_map(|m| &m.files).chain(
             pending
                 .iter()
                 .flat_map(|m| &m.files)
-                .filter(|f| !owned_before(&f.path)),
+                .filter(|f| find_owned(old.as_ref(), &f.path).is_none()),
         );
         let mut removals = Vec::new();
         let mut kept_out_of_scope = Vec::new();
@@ -668,6 +660,7 @@ impl Analyzer {
             files,
         };
         let manifest_changed = self.old_unsorted || old.as_ref() != Some(&manifest);
+        let manifest_missing = old.is_none();
         drop(old);
         let analysis = Analysis {
             rendered: self.rendered,
@@ -675,7 +668,7 @@ impl Analyzer {
             manifest,
             manifest_changed,
             unmanaged_nonempty: self.unmanaged_nonempty,
-            manifest_missing: self.manifest_missing,
+            manifest_missing,
             kept: std::mem::take(&mut self.kept),
         };
         let staged = Staged {
@@ -686,44 +679,12 @@ impl Analyzer {
     }
 }
 
-/// What [`apply`] did.
+/// What [`Staged::commit`] did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ApplyReport {
     pub written: Vec<String>,
     pub deleted: Vec<String>,
     pub unchanged: Vec<String>,
-}
-
-/// Carries out an analysis of a complete in-memory render (the caller has already refused
-/// or been forced): stages the files that must be written, then [`Staged::commit`].
-pub fn apply(
-    out: &Path,
-    analysis: &Analysis,
-    rendered: &BTreeMap<String, RenderedFile>,
-) -> Result<ApplyReport, OutputError> {
-    let mut batch = Batch::new(out);
-    let mut secret_unchanged = Vec::new();
-    for e in &analysis.entries {
-        if e.removing {
-            continue;
-        }
-        let f = &rendered[&e.path];
-        if e.status == Status::Unchanged {
-            if f.secret {
-                secret_unchanged.push(e.path.clone());
-            }
-            continue;
-        }
-        let p = out.join(&e.path);
-        batch
-            .stage(&p, &f.bytes, if f.secret { 0o600 } else { 0o644 })
-            .map_err(|err| io(&p, err))?;
-    }
-    Staged {
-        batch: Some(batch),
-        secret_unchanged,
-    }
-    .commit(out, analysis)
 }
 
 impl Staged {
@@ -788,12 +749,11 @@ impl Staged {
     }
 }
 
-/// The entry for `path` in `entries` (sorted by path), if it is a rendered file.
-fn entries_find<'e>(entries: &'e [Entry], path: &str) -> Option<&'e Entry> {
-    let i = entries
-        .binary_search_by(|e| e.path.as_str().cmp(path))
-        .ok()?;
-    Some(&entries[i]).filter(|e| !e.removing)
+/// The file `path` of `manifest` (its files sorted by path, as [`Analyzer::new`] leaves them).
+fn find_owned<'m>(manifest: Option<&'m Manifest>, path: &str) -> Option<&'m OwnedFile> {
+    let files = &manifest?.files;
+    let i = files.binary_search_by(|f| f.path.as_str().cmp(path)).ok()?;
+    Some(&files[i])
 }
 
 fn remove_stale_temps(out: &Path, batch: &Batch) -> Result<(), OutputError> {
@@ -801,10 +761,8 @@ fn remove_stale_temps(out: &Path, batch: &Batch) -> Result<(), OutputError> {
         .into_iter()
         .filter_map(Result::ok)
     {
-        let name = e.file_name().to_string_lossy();
         if e.file_type().is_file()
-            && name.starts_with('.')
-            && name.ends_with(TMP_SUFFIX)
+            && is_temp_name(&e.file_name().to_string_lossy())
             && !batch.is_staged(e.path())
         {
             std::fs::remove_file(e.path()).map_err(|err| io(e.path(), err))?;

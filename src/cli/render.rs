@@ -11,6 +11,9 @@ use super::{Error, ExitCode, Format, Result, display, events};
 use crate::output::{self, Status};
 use crate::{model, pki};
 
+/// How progress and deletion lines name the files that belong to no cluster.
+const MESH_WIDE: &str = "mesh-wide files";
+
 pub(super) fn run(
     spec: &Path,
     out: &Path,
@@ -31,12 +34,6 @@ pub(super) fn run(
     // One progress line per cluster, printed as soon as that cluster's files are rendered,
     // compared and staged (written to temp files); the whole render becomes durable together
     // at the end, or, if it is refused, the staged files are removed and nothing changed.
-    let line = |name: &str, to_write: usize, unchanged: usize| {
-        format!(
-            "{name}: {} files ({to_write} to write, {unchanged} unchanged)",
-            to_write + unchanged
-        )
-    };
     let p = prepare(
         spec,
         out,
@@ -47,8 +44,13 @@ pub(super) fn run(
             if r.to_write + r.unchanged == 0 {
                 return;
             }
-            let name = r.cluster.as_deref().unwrap_or("mesh-wide files");
-            eprintln!("{}", line(name, r.to_write, r.unchanged));
+            eprintln!(
+                "{}: {} files ({} to write, {} unchanged)",
+                r.cluster.as_deref().unwrap_or(MESH_WIDE),
+                r.to_write + r.unchanged,
+                r.to_write,
+                r.unchanged
+            );
         },
     )?;
     let unsealable: Vec<String> = p
@@ -102,23 +104,21 @@ pub(super) fn run(
             display(out)
         );
     }
-    let mut deleted: BTreeMap<String, usize> = BTreeMap::new();
+    // Deleted files by cluster (`None`: mesh-wide files), for the lines after the commit.
+    let mut deleted: BTreeMap<Option<&str>, usize> = BTreeMap::new();
     for e in p.analysis.entries.iter().filter(|e| e.removing) {
-        let name = e
-            .cluster
-            .clone()
-            .unwrap_or_else(|| "mesh-wide files".to_owned());
-        *deleted.entry(name).or_default() += 1;
+        *deleted.entry(e.cluster.as_deref()).or_default() += 1;
     }
     let report = p
         .staged
         .commit(out, &p.analysis)
         .map_err(|e| Error::Message(e.to_string()))?;
-    for (name, n) in &deleted {
-        if p.mesh.cluster(name).is_none() && name != "mesh-wide files" {
-            eprintln!("{name}: removed from the spec ({n} files deleted)");
-        } else {
-            eprintln!("{name}: {n} files deleted");
+    for (cluster, n) in &deleted {
+        match cluster {
+            Some(c) if p.mesh.cluster(c).is_none() => {
+                eprintln!("{c}: removed from the spec ({n} files deleted)");
+            }
+            _ => eprintln!("{}: {n} files deleted", cluster.unwrap_or(MESH_WIDE)),
         }
     }
     eprintln!(

@@ -195,7 +195,8 @@ pub fn render_owned(
 /// Loads (and in `Generate` mode completes) the PKI, then plans, renders and seals the tree
 /// one cluster at a time: `sink` gets each cluster's files (then the mesh-wide ones) as soon
 /// as they are rendered, and nothing of a chunk is kept once `sink` returns, so peak memory
-/// follows the largest cluster, not the mesh (issue 13).
+/// follows the largest cluster, not the mesh (issue 13). Rendering runs on a second thread,
+/// one chunk ahead of `sink`, which runs on the caller's thread, in plan order.
 pub fn render_chunks(
     mesh: &model::Mesh,
     mode: pki::Mode,
@@ -211,15 +212,16 @@ pub fn render_chunks(
         pki::Keys::Optional
     };
     // cert-manager backend: no local CA at all (DESIGN §9.2); pki.dir is never touched.
-    let material = if mesh.ca_backend == model::CaBackend::Local {
-        pki::ensure_with(&mesh.pki, &ca_clusters(&topo), mode, keys).map_err(Failure::Pki)?
+    let (material, verification) = if mesh.ca_backend == model::CaBackend::Local {
+        pki::ensure_deferred(&mesh.pki, &ca_clusters(&topo), mode, keys).map_err(Failure::Pki)?
     } else {
-        pki::Material {
+        let none = pki::Material {
             rotation: None,
             clusters: Default::default(),
             created: Vec::new(),
             loose_keys: Vec::new(),
-        }
+        };
+        (none, None)
     };
     let mut material = material;
     let sops_keys = match &mesh.secrets {
@@ -238,11 +240,72 @@ pub fn render_chunks(
     };
     let addresses = federation::ensure(mesh, mode).map_err(Failure::Federation)?;
     let env = render::environment();
-    plan::plan_chunks(mesh, &topo, &material, &addresses, options, |plan| {
-        let chunk = render_chunk(&env, &plan, sops_keys.as_ref(), options)?;
-        sink(chunk)
+    // Two stages on two threads: this thread hands each chunk to `sink` (compare with the
+    // tree, stage temp files, print progress) while a second one plans and renders the next.
+    // The channel holds one chunk, so at most three are alive at once (being rendered,
+    // waiting, being written): memory still follows the largest cluster. Chunks arrive in
+    // plan order, so what `sink` sees, and the output, do not depend on the threads.
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    std::thread::scope(|scope| {
+        // The main thread's stack size: a deeply nested override is merged and serialized
+        // here, and must not fail where it did not before.
+        let producer = std::thread::Builder::new()
+            .name("render".to_owned())
+            .stack_size(8 << 20)
+            .spawn_scoped(scope, || {
+                let tx = tx; // dropped when planning ends, which ends the loop below
+                plan::plan_chunks(mesh, &topo, &material, &addresses, options, |plan| {
+                    let chunk = render_chunk(&env, &plan, sops_keys.as_ref(), options)?;
+                    // The receiver is gone only when `sink` failed; its error is the one told.
+                    tx.send(chunk).map_err(|_| Stop::Consumer)
+                })
+            })
+            .map_err(|e| Failure::Other(format!("cannot start the render thread: {e}")))?;
+        // A deferred PKI verification (read-only runs) is done here, while the first chunks
+        // render; no chunk reaches `sink` before it passed, so a broken PKI is reported as
+        // before and nothing is compared, printed or staged.
+        if let Some(v) = &verification
+            && let Err(e) = v.run()
+        {
+            drop(rx);
+            // Whatever the render stage did is moot; the PKI problem is the one told.
+            let _ = producer.join();
+            return Err(Failure::Pki(e));
+        }
+        let mut told = Ok(());
+        for chunk in &rx {
+            if let Err(e) = sink(chunk) {
+                told = Err(e);
+                break;
+            }
+        }
+        drop(rx);
+        let produced = match producer.join() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        told?;
+        produced.map_err(|e| match e {
+            Stop::Failed(f) => f,
+            // Not reached: the receiver lives until the producer is done unless `sink` failed.
+            Stop::Consumer => Failure::Other("internal: the write stage stopped".to_owned()),
+        })
     })?;
     Ok(material)
+}
+
+/// Why the render stage of [`render_chunks`] stopped early.
+enum Stop {
+    /// Planning or rendering failed.
+    Failed(Failure),
+    /// The write stage failed and hung up; its own error is reported.
+    Consumer,
+}
+
+impl From<Failure> for Stop {
+    fn from(f: Failure) -> Self {
+        Stop::Failed(f)
+    }
 }
 
 /// Renders (and, with SOPS, seals) the files of one planned chunk.

@@ -317,6 +317,18 @@ pub fn load_roots(
     mode: Mode,
     created: &mut Vec<String>,
 ) -> Result<Roots, PkiError> {
+    let (roots, checks) = load_roots_deferred(s, mode, created)?;
+    Verification::of(checks, Vec::new()).run()?;
+    Ok(roots)
+}
+
+/// [`load_roots`] without its costly checks (signatures, key matches): they are returned,
+/// in the order they are reported, to be run by a [`Verification`].
+fn load_roots_deferred(
+    s: &PkiSettings,
+    mode: Mode,
+    created: &mut Vec<String>,
+) -> Result<(Roots, Vec<Check>), PkiError> {
     let dir = &s.dir;
     let disp = |rel: &str| display(s, rel);
     let root_cert = read_opt(&dir.join(ROOT_CERT))?;
@@ -377,13 +389,12 @@ pub fn load_roots(
             disp(rotate::NEXT_ROOT_DIR)
         )));
     }
-    let mut problems = verify::verify_root(
-        root_der,
-        key.as_deref(),
-        &disp(ROOT_CERT),
-        &disp(ROOT_KEY),
-        now(),
-    );
+    let mut checks = vec![Check::Root {
+        der: root_der.clone(),
+        key: key.clone(),
+        shown: disp(ROOT_CERT),
+        key_shown: disp(ROOT_KEY),
+    }];
     let rotation = rotate::read_state(s)?;
     let next = match rotation {
         None => None,
@@ -393,41 +404,123 @@ pub fn load_roots(
             match (c, k) {
                 (Some(c), Some(k)) => {
                     let nd = verify::certs_der(&c);
-                    match nd.first() {
-                        Some(d) => problems.extend(verify::verify_root(
-                            d,
-                            Some(&k),
-                            &disp(&format!("{}/{ROOT_CERT}", rotate::NEXT_ROOT_DIR)),
-                            &disp(&format!("{}/{ROOT_KEY}", rotate::NEXT_ROOT_DIR)),
-                            now(),
-                        )),
-                        None => problems.push(format!(
+                    checks.push(match nd.into_iter().next() {
+                        Some(d) => Check::Root {
+                            der: d,
+                            key: Some(k.clone()),
+                            shown: disp(&format!("{}/{ROOT_CERT}", rotate::NEXT_ROOT_DIR)),
+                            key_shown: disp(&format!("{}/{ROOT_KEY}", rotate::NEXT_ROOT_DIR)),
+                        },
+                        None => Check::Problem(format!(
                             "{}: holds no PEM certificate",
                             disp(&format!("{}/{ROOT_CERT}", rotate::NEXT_ROOT_DIR))
                         )),
-                    }
+                    });
                     Some((c, k))
                 }
                 _ => {
-                    problems.push(format!(
+                    checks.push(Check::Problem(format!(
                         "{}: a root rotation is in progress but {}/ lacks {ROOT_CERT} or {ROOT_KEY}",
                         disp(rotate::STATE_FILE),
                         disp(rotate::NEXT_ROOT_DIR)
-                    ));
+                    )));
                     None
                 }
             }
         }
     };
-    if !problems.is_empty() {
-        return Err(PkiError { messages: problems });
+    Ok((
+        Roots {
+            cert,
+            key,
+            next,
+            rotation,
+        },
+        checks,
+    ))
+}
+
+/// One check of the PKI material, run by [`Verification::run`]: the costly ones (signatures,
+/// key matches) are data, so that `check` can run them beside the render (issue 13).
+enum Check {
+    /// A mesh root (current or next): self-signed CA, valid now, matching its key if present.
+    Root {
+        der: Vec<u8>,
+        key: Option<String>,
+        shown: String,
+        key_shown: String,
+    },
+    /// One cluster's intermediate, bundle and chain against the trusted roots.
+    Cluster {
+        dir: String,
+        ca_cert: String,
+        ca_key: Option<String>,
+        root_cert: String,
+        cert_chain: String,
+    },
+    /// A problem found while loading, reported in its place among the others.
+    Problem(String),
+}
+
+/// The checks of a loaded PKI, not yet run: every one of them must pass before the material
+/// is used for anything durable. The roots' checks come first; when they find problems, only
+/// those are reported (a cluster cannot be judged against a broken root).
+pub struct Verification {
+    roots: Vec<Check>,
+    clusters: Vec<Check>,
+    trusted: Vec<Vec<u8>>,
+    now: i64,
+}
+
+impl Verification {
+    fn of(roots: Vec<Check>, clusters: Vec<Check>) -> Self {
+        Verification {
+            roots,
+            clusters,
+            trusted: Vec::new(),
+            now: now(),
+        }
     }
-    Ok(Roots {
-        cert,
-        key,
-        next,
-        rotation,
-    })
+
+    /// Runs every check; all problems at once, in the order of the clusters.
+    pub fn run(&self) -> Result<(), PkiError> {
+        for checks in [&self.roots, &self.clusters] {
+            let problems: Vec<String> = checks.iter().flat_map(|c| self.one(c)).collect();
+            if !problems.is_empty() {
+                return Err(PkiError { messages: problems });
+            }
+        }
+        Ok(())
+    }
+
+    fn one(&self, check: &Check) -> Vec<String> {
+        match check {
+            Check::Root {
+                der,
+                key,
+                shown,
+                key_shown,
+            } => verify::verify_root(der, key.as_deref(), shown, key_shown, self.now),
+            Check::Cluster {
+                dir,
+                ca_cert,
+                ca_key,
+                root_cert,
+                cert_chain,
+            } => verify::verify_cluster(
+                &verify::ClusterFiles {
+                    dir: dir.clone(),
+                    ca_cert,
+                    ca_key: ca_key.as_deref(),
+                    root_cert,
+                    cert_chain,
+                },
+                &self.trusted,
+                self.now,
+            ),
+            Check::Problem(p) => vec![p.clone()],
+        }
+    }
 }
 
 /// One cluster's files as loaded (any may be missing).
@@ -471,19 +564,54 @@ pub fn ensure_with(
     mode: Mode,
     keys: Keys,
 ) -> Result<Material, PkiError> {
+    let (material, verification) = ensure_deferred(s, clusters, mode, keys)?;
+    if let Some(v) = verification {
+        v.run()?;
+    }
+    Ok(material)
+}
+
+/// [`ensure_with`], leaving the costly checks to the caller when that is safe: in
+/// [`Mode::ReadOnly`] with every file of every cluster present, nothing is written, so the
+/// material is returned at once with its [`Verification`], which the caller must run (and
+/// see pass) before it uses the material for anything it reports or keeps. `check` runs it
+/// on one core while the render starts on the other. Otherwise (something to issue or
+/// complete) everything is verified first, as [`ensure_with`] does, and `None` is returned.
+pub fn ensure_deferred(
+    s: &PkiSettings,
+    clusters: &[String],
+    mode: Mode,
+    keys: Keys,
+) -> Result<(Material, Option<Verification>), PkiError> {
     let mut created = Vec::new();
-    let roots = load_roots(s, mode, &mut created)?;
-    let trusted = roots.trusted();
-    let mut problems = Vec::new();
+    let (roots, root_checks) = load_roots_deferred(s, mode, &mut created)?;
+    let mut cluster_checks = Vec::new();
     let mut loaded = BTreeMap::new();
     for name in clusters {
         let l = load_cluster(&s.dir.join(name))?;
-        problems.extend(check_cluster(s, name, &l, &roots, &trusted, mode, keys));
+        cluster_checks.extend(check_cluster(s, name, &l, &roots, mode, keys));
         loaded.insert(name.clone(), l);
     }
-    if !problems.is_empty() {
-        return Err(PkiError { messages: problems });
+    let mut verification = Verification::of(root_checks, cluster_checks);
+    verification.trusted = roots.trusted();
+    let complete = loaded
+        .values()
+        .all(|l| l.ca_cert.is_some() && l.root_cert.is_some() && l.cert_chain.is_some());
+    if mode == Mode::ReadOnly && created.is_empty() && complete {
+        let mut out = BTreeMap::new();
+        for (name, l) in loaded {
+            let ca = complete_cluster(s, &name, l, None, &roots, &mut created)?;
+            out.insert(name, ca);
+        }
+        let material = Material {
+            rotation: roots.rotation,
+            clusters: out,
+            created,
+            loose_keys: loose_keys(s, clusters),
+        };
+        return Ok((material, Some(verification)));
     }
+    verification.run()?;
     // Everything present is sound: issue the missing intermediates, on every core (RSA key
     // generation dominates; each key is independent, and the output is deterministic apart
     // from the keys themselves), then write and complete cluster by cluster, in order.
@@ -500,24 +628,26 @@ pub fn ensure_with(
         out.insert(name, ca);
     }
     created.sort();
-    Ok(Material {
-        rotation: roots.rotation,
-        clusters: out,
-        created,
-        loose_keys: loose_keys(s, clusters),
-    })
+    Ok((
+        Material {
+            rotation: roots.rotation,
+            clusters: out,
+            created,
+            loose_keys: loose_keys(s, clusters),
+        },
+        None,
+    ))
 }
 
-/// What is wrong with one cluster's loaded files (nothing is written).
+/// The checks of one cluster's loaded files (nothing is written).
 fn check_cluster(
     s: &PkiSettings,
     name: &str,
     l: &Loaded,
     roots: &Roots,
-    trusted: &[Vec<u8>],
     mode: Mode,
     keys: Keys,
-) -> Vec<String> {
+) -> Vec<Check> {
     let mut problems = Vec::new();
     let rel = |f: &str| display(s, &format!("{name}/{f}"));
     match (&l.ca_cert, &l.ca_key) {
@@ -527,49 +657,45 @@ fn check_cluster(
                 Some(ch) => ch.clone(),
                 None => chain_for(c, roots),
             };
-            problems.extend(verify::verify_cluster(
-                &verify::ClusterFiles {
-                    dir: display(s, name),
-                    ca_cert: c,
-                    ca_key: k.as_deref(),
-                    root_cert: &root_cert,
-                    cert_chain: &chain,
-                },
-                trusted,
-                now(),
-            ));
+            problems.push(Check::Cluster {
+                dir: display(s, name),
+                ca_cert: c.clone(),
+                ca_key: k.clone(),
+                root_cert,
+                cert_chain: chain,
+            });
         }
-        (Some(_), _) => problems.push(format!(
+        (Some(_), _) => problems.push(Check::Problem(format!(
             "{}: missing while {} exists, and plaintext `cacerts` embed it; restore the key, or remove both to issue a new intermediate",
             rel(CA_KEY),
             rel(CA_CERT)
-        )),
+        ))),
         // A key without its certificate is what an interrupted issue leaves: `render`
         // issues the certificate for that key (recovery); `check` reports it.
-        (None, Some(_)) if mode == Mode::ReadOnly => problems.push(format!(
+        (None, Some(_)) if mode == Mode::ReadOnly => problems.push(Check::Problem(format!(
             "{}: missing while {} exists (an interrupted issue); run `meshrender render` to issue the certificate for that key",
             rel(CA_CERT),
             rel(CA_KEY)
-        )),
-        (None, Some(_)) if roots.signing().is_none() => problems.push(format!(
+        ))),
+        (None, Some(_)) if roots.signing().is_none() => problems.push(Check::Problem(format!(
             "{}: missing while {} exists; issuing its certificate needs {}",
             rel(CA_CERT),
             rel(CA_KEY),
             display(s, ROOT_KEY)
-        )),
+        ))),
         (None, Some(_)) => {}
         (None, None) => {
             if mode == Mode::ReadOnly {
-                problems.push(format!(
+                problems.push(Check::Problem(format!(
                     "{}: missing (run `meshrender render` to issue the intermediate of {name})",
                     rel(CA_CERT)
-                ));
+                )));
             } else if roots.signing().is_none() {
-                problems.push(format!(
+                problems.push(Check::Problem(format!(
                     "{}: cannot issue the intermediate of {name}: {} is not there (the root key is needed to sign it)",
                     rel(CA_CERT),
                     display(s, ROOT_KEY)
-                ));
+                )));
             }
         }
     }
@@ -579,10 +705,10 @@ fn check_cluster(
     {
         for (f, v) in [(ROOT_CERT, &l.root_cert), (CERT_CHAIN, &l.cert_chain)] {
             if v.is_none() {
-                problems.push(format!(
+                problems.push(Check::Problem(format!(
                     "{}: missing (run `meshrender render` to write it)",
                     rel(f)
-                ));
+                )));
             }
         }
     }

@@ -8,7 +8,8 @@
 //!   the tree and hashing it with SHA-256, measured twice: inside this process (`r-floor`, no
 //!   process start) and as a plain program started and timed like meshrender (`r-fl proc`:
 //!   this binary run again with `--read-floor DIR`);
-//! * peak RSS of each meshrender run (`/usr/bin/time -f %M` where present);
+//! * peak RSS of meshrender (one more, untimed, run under `/usr/bin/time -f %M` where present:
+//!   the wrapper would add about 2 ms to every timed run);
 //! * `meshrender validate` of 10,000 clusters (10 primaries).
 //!
 //! Topologies (N clusters): `flat` N primaries on one network; `pairs` N/2 primaries each
@@ -86,33 +87,54 @@ fn spec(t: Topology, n: usize) -> String {
     s
 }
 
-/// Runs meshrender with `args` in `dir`; returns wall time and peak RSS (KiB) if measurable.
-fn meshrender(dir: &Path, args: &[&str]) -> (Duration, Option<u64>) {
-    let time = Path::new("/usr/bin/time");
-    let rss_file = dir.join("rss.txt");
-    let mut cmd = if time.exists() {
-        let mut c = Command::new(time);
-        c.arg("-f").arg("%M").arg("-o").arg(&rss_file).arg(BIN);
-        c
-    } else {
-        Command::new(BIN)
-    };
+/// Runs meshrender with `args` in `dir`, started and timed like the process read floor (no
+/// wrapper process: `/usr/bin/time` adds about 2 ms to every run here); returns wall time.
+fn meshrender(dir: &Path, args: &[&str]) -> Duration {
+    let err_file = dir.join("stderr.txt");
     let start = Instant::now();
-    let out = cmd
+    let status = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err_file).expect("a file for stderr"))
+        .status()
+        .expect("run meshrender");
+    let wall = start.elapsed();
+    assert!(
+        status.success(),
+        "meshrender {args:?}: {}",
+        std::fs::read_to_string(&err_file).unwrap_or_default()
+    );
+    wall
+}
+
+/// Peak RSS (KiB) of one more, untimed, run of meshrender with `args` in `dir`, read with
+/// `/usr/bin/time -f %M` (a process's own resource usage would count the bench's memory it
+/// was forked from); `None` where `/usr/bin/time` is missing.
+fn peak_rss(dir: &Path, args: &[&str]) -> Option<u64> {
+    let time = Path::new("/usr/bin/time");
+    if !time.exists() {
+        return None;
+    }
+    let rss_file = dir.join("rss.txt");
+    let out = Command::new(time)
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&rss_file)
+        .arg(BIN)
         .args(args)
         .current_dir(dir)
         .output()
         .expect("run meshrender");
-    let wall = start.elapsed();
     assert!(
         out.status.success(),
         "meshrender {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let rss = std::fs::read_to_string(&rss_file)
+    std::fs::read_to_string(&rss_file)
         .ok()
-        .and_then(|s| s.trim().lines().last()?.parse().ok());
-    (wall, rss)
+        .and_then(|s| s.trim().lines().last()?.parse().ok())
 }
 
 /// Every file under `dir` (relative path, bytes).
@@ -172,6 +194,7 @@ fn read_floor_process(dir: &Path) -> Duration {
     let ok = Command::new(exe)
         .arg("--read-floor")
         .arg(dir)
+        .stdout(std::process::Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
     let wall = start.elapsed();
@@ -256,22 +279,20 @@ fn main() {
             let files = tree(&d.join("seed"));
             let (mut render, mut wfloor, mut check, mut rfloor, mut pfloor) =
                 (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-            let (mut rss_render, mut rss_check) = (0, 0);
             for r in 0..runs {
                 let floor_dir = d.join(format!("floor{r}"));
                 wfloor.push(write_floor(&files, &floor_dir));
                 let out = format!("out{r}");
-                let (wall, rss) = meshrender(d, &["render", "mesh.yaml", "-o", &out]);
-                render.push(wall);
-                rss_render = rss_render.max(rss.unwrap_or(0));
+                render.push(meshrender(d, &["render", "mesh.yaml", "-o", &out]));
                 rfloor.push(read_floor(&d.join(&out)));
                 pfloor.push(read_floor_process(&d.join(&out)));
-                let (wall, rss) = meshrender(d, &["check", "mesh.yaml", "-o", &out]);
-                check.push(wall);
-                rss_check = rss_check.max(rss.unwrap_or(0));
+                check.push(meshrender(d, &["check", "mesh.yaml", "-o", &out]));
                 std::fs::remove_dir_all(&floor_dir).ok();
                 std::fs::remove_dir_all(d.join(&out)).ok();
             }
+            let rss_render = peak_rss(d, &["render", "mesh.yaml", "-o", "rss"]).unwrap_or(0);
+            let rss_check = peak_rss(d, &["check", "mesh.yaml", "-o", "rss"]).unwrap_or(0);
+            std::fs::remove_dir_all(d.join("rss")).ok();
             let (render, wfloor, check, rfloor, pfloor) = (
                 median(render),
                 median(wfloor),
@@ -302,13 +323,10 @@ fn main() {
     for t in [Topology::Hub, Topology::Flat] {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::write(tmp.path().join("mesh.yaml"), spec(t, n)).unwrap();
-        let mut walls = Vec::new();
-        let mut rss = 0;
-        for _ in 0..runs {
-            let (w, r) = meshrender(tmp.path(), &["validate", "mesh.yaml"]);
-            walls.push(w);
-            rss = rss.max(r.unwrap_or(0));
-        }
+        let walls = (0..runs)
+            .map(|_| meshrender(tmp.path(), &["validate", "mesh.yaml"]))
+            .collect();
+        let rss = peak_rss(tmp.path(), &["validate", "mesh.yaml"]).unwrap_or(0);
         println!(
             "validate {n} clusters ({}): {} (peak RSS {} MB)",
             t.name(),

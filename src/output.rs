@@ -265,9 +265,25 @@ fn read_opt(path: &Path) -> Result<Option<Vec<u8>>, OutputError> {
     }
     match opts.open(path) {
         Ok(mut f) => {
+            // The size from one `fstat` sizes the buffer, and the file is read up to it:
+            // open, fstat, read, close — where `read_to_end` adds a seek and a read that
+            // only confirms the end (a third of `check`'s system calls per file). The output
+            // directory is locked against other meshrender runs meanwhile.
+            let size = match f.metadata() {
+                Ok(m) if m.is_dir() => return Ok(Some(Vec::new())),
+                Ok(m) => usize::try_from(m.len()).unwrap_or(usize::MAX),
+                Err(e) => return Err(io(path, e)),
+            };
             let mut b = Vec::new();
-            match f.read_to_end(&mut b) {
-                Ok(_) => Ok(Some(b)),
+            let read = if size == 0 || size == usize::MAX {
+                // Empty as far as fstat knows (or too large to say): read what is there.
+                f.read_to_end(&mut b).map(drop)
+            } else {
+                b.reserve_exact(size);
+                f.by_ref().take(size as u64).read_to_end(&mut b).map(drop)
+            };
+            match read {
+                Ok(()) => Ok(Some(b)),
                 Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => Ok(Some(Vec::new())),
                 Err(e) => Err(io(path, e)),
             }

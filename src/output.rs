@@ -26,12 +26,33 @@ pub use crate::digest::sha256_hex;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RenderedFile {
     pub bytes: Vec<u8>,
+    /// SHA-256 of `bytes`, hex, as the manifest records it; computed where the file is
+    /// rendered ([`RenderedFile::new`]), on the render thread, not by the writer.
+    pub sha256: String,
     pub cluster: Option<String>,
     /// Holds a private key or a token (plaintext mode): written with mode 0600.
     pub secret: bool,
     /// A Secret sealed with SOPS (`bytes` then are the sealed file, or empty when it cannot
     /// be sealed here).
     pub sealed: Option<SealState>,
+}
+
+impl RenderedFile {
+    /// A rendered file and its digest.
+    pub fn new(
+        bytes: Vec<u8>,
+        cluster: Option<String>,
+        secret: bool,
+        sealed: Option<SealState>,
+    ) -> Self {
+        RenderedFile {
+            sha256: sha256_hex(&bytes),
+            bytes,
+            cluster,
+            secret,
+            sealed,
+        }
+    }
 }
 
 /// A sealed file, as this run could render it.
@@ -597,7 +618,7 @@ impl Analyzer {
         };
         let record = OwnedFile {
             path: path.to_owned(),
-            sha256: sha256_hex(&f.bytes),
+            sha256: f.sha256.clone(),
             cluster: f.cluster.clone(),
             sops: match &f.sealed {
                 Some(SealState::Sealed { record, .. }) => Some(Box::new(record.clone())),

@@ -196,7 +196,7 @@ pub fn render_owned(
 /// one cluster at a time: `sink` gets each cluster's files (then the mesh-wide ones) as soon
 /// as they are rendered, and nothing of a chunk is kept once `sink` returns, so peak memory
 /// follows the largest cluster, not the mesh (issue 13). Rendering runs on a second thread,
-/// one chunk ahead of `sink`, which runs on the caller's thread, in plan order.
+/// up to five chunks ahead of `sink`, which runs on the caller's thread, in plan order.
 pub fn render_chunks(
     mesh: &model::Mesh,
     mode: pki::Mode,

@@ -224,6 +224,11 @@ pub fn render_chunks(
         (none, None)
     };
     let mut material = material;
+    // PKI problems come first, as when the checks ran before anything else.
+    let pki_first = |e: Failure| match verification.as_ref().map(pki::Verification::run) {
+        Some(Err(p)) => Failure::Pki(p),
+        _ => e,
+    };
     let sops_keys = match &mesh.secrets {
         model::SecretsMode::Sops { recipients } => {
             if mode == pki::Mode::Generate {
@@ -231,14 +236,16 @@ pub fn render_chunks(
                     Failure::Other(format!("{}: cannot create: {e}", mesh.pki.dir_display))
                 })?;
             }
-            let k = pki::sops::ensure(&mesh.pki, recipients, mode).map_err(Failure::Pki)?;
+            let k = pki::sops::ensure(&mesh.pki, recipients, mode)
+                .map_err(|e| pki_first(Failure::Pki(e)))?;
             material.created.extend(k.created.iter().cloned());
             material.created.sort();
             Some((k, recipients))
         }
         _ => None,
     };
-    let addresses = federation::ensure(mesh, mode).map_err(Failure::Federation)?;
+    let addresses =
+        federation::ensure(mesh, mode).map_err(|e| pki_first(Failure::Federation(e)))?;
     let env = render::environment();
     // Two stages on two threads: this thread hands each chunk to `sink` (compare with the
     // tree, stage temp files, print progress) while a second one plans and renders the next.
@@ -262,7 +269,11 @@ pub fn render_chunks(
                     tx.send(chunk).map_err(|_| Stop::Consumer)
                 })
             })
-            .map_err(|e| Failure::Other(format!("cannot start the render thread: {e}")))?;
+            .map_err(|e| {
+                pki_first(Failure::Other(format!(
+                    "cannot start the render thread: {e}"
+                )))
+            })?;
         // A deferred PKI verification (read-only runs) is done here, while the first chunks
         // render; no chunk reaches `sink` before it passed, so a broken PKI is reported as
         // before and nothing is compared, printed or staged.

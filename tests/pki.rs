@@ -901,6 +901,8 @@ fn assert_refused(breaker: impl FnOnce(&Path), expected: &[String], check_also: 
             want.extend(check_also.iter().map(String::as_str));
         }
         assert_eq!(got, want, "{cmd}: stderr:\n{err}");
+        // `check` renders beside its PKI checks: a broken PKI must not reach the renderer.
+        assert!(!err.contains("panicked"), "{cmd}: stderr:\n{err}");
         assert_eq!(stdout(&o), "", "{cmd}: stdout");
         assert_eq!(
             snapshot(&d.join("out")),
@@ -943,6 +945,32 @@ fn refuses_a_key_that_does_not_match_its_certificate() {
         &[msg("c1"), msg("c2")],
         &[],
     );
+}
+
+#[test]
+fn refuses_an_intermediate_without_its_key_when_plaintext_cacerts_embed_it() {
+    // Plaintext `cacerts` embed the key: without it neither render nor check can go on, and
+    // check, which renders beside its PKI checks, must say so without reaching the renderer.
+    let (_t, d) = setup("dir: pki", true);
+    copy_dir(&fixtures().join("complete"), &d.join("pki"));
+    render(&d);
+    std::fs::remove_file(d.join("pki/c1/ca-key.pem")).unwrap();
+    let out_before = snapshot(&d.join("out"));
+    for cmd in ["check", "render"] {
+        let o = run(&d, &[cmd, "mesh.yaml", "-o", "out"]);
+        let err = stderr(&o);
+        assert_eq!(code(&o), 2, "{cmd}: {err}");
+        assert!(
+            err.contains("PKI: pki/c1/ca-key.pem: missing while pki/c1/ca-cert.pem exists, and plaintext `cacerts` embed it"),
+            "{cmd}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{cmd}: {err}");
+        assert_eq!(
+            snapshot(&d.join("out")),
+            out_before,
+            "{cmd}: the output changed"
+        );
+    }
 }
 
 #[test]

@@ -597,7 +597,14 @@ pub fn ensure_deferred(
     let complete = loaded
         .values()
         .all(|l| l.ca_cert.is_some() && l.root_cert.is_some() && l.cert_chain.is_some());
-    if mode == Mode::ReadOnly && created.is_empty() && complete {
+    // A problem found while loading (a missing key the output embeds, say) fails the run
+    // anyway: reported now, it never reaches the render.
+    let clean = !verification
+        .roots
+        .iter()
+        .chain(&verification.clusters)
+        .any(|c| matches!(c, Check::Problem(_)));
+    if mode == Mode::ReadOnly && created.is_empty() && complete && clean {
         let mut out = BTreeMap::new();
         for (name, l) in loaded {
             let ca = complete_cluster(s, &name, l, None, &roots, &mut created)?;

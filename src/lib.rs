@@ -260,7 +260,7 @@ pub fn render_chunks(
         // here, and must not fail where it did not before.
         let producer = std::thread::Builder::new()
             .name("render".to_owned())
-            .stack_size(8 << 20)
+            .stack_size(main_stack_size())
             .spawn_scoped(scope, || {
                 let tx = tx; // dropped when planning ends, which ends the loop below
                 plan::plan_chunks(mesh, &topo, &material, &addresses, options, |plan| {
@@ -305,6 +305,28 @@ pub fn render_chunks(
         })
     })?;
     Ok(material)
+}
+
+/// The stack the main thread gets (`ulimit -s`, 8 MiB when unlimited or unknown, at most
+/// 1 GiB), for the render thread, which does the work the main thread did before.
+fn main_stack_size() -> usize {
+    const DEFAULT: usize = 8 << 20;
+    #[cfg(unix)]
+    {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit only writes the struct it is given.
+        if unsafe { libc::getrlimit(libc::RLIMIT_STACK, &mut lim) } == 0
+            && lim.rlim_cur != libc::RLIM_INFINITY
+        {
+            return usize::try_from(lim.rlim_cur)
+                .unwrap_or(DEFAULT)
+                .clamp(DEFAULT, 1 << 30);
+        }
+    }
+    DEFAULT
 }
 
 /// Why the render stage of [`render_chunks`] stopped early.

@@ -289,7 +289,9 @@ fn read_opt(path: &Path) -> Result<Option<Vec<u8>>, OutputError> {
             // The size from one `fstat` sizes the buffer, and the file is read up to it:
             // open, fstat, read, close — where `read_to_end` adds a seek and a read that
             // only confirms the end (a third of `check`'s system calls per file). The output
-            // directory is locked against other meshrender runs meanwhile.
+            // directory is locked against other meshrender runs meanwhile; a file another
+            // program appends to between the fstat and the read is read as it was at the
+            // fstat (as any read sees a file as it was at some moment).
             let size = match f.metadata() {
                 Ok(m) if m.is_dir() => return Ok(Some(Vec::new())),
                 Ok(m) => usize::try_from(m.len()).unwrap_or(usize::MAX),
@@ -300,8 +302,15 @@ fn read_opt(path: &Path) -> Result<Option<Vec<u8>>, OutputError> {
                 // Empty as far as fstat knows (or too large to say): read what is there.
                 f.read_to_end(&mut b).map(drop)
             } else {
-                b.reserve_exact(size);
-                f.by_ref().take(size as u64).read_to_end(&mut b).map(drop)
+                // A huge (or sparse) file is an error, not an abort.
+                b.try_reserve_exact(size)
+                    .map_err(|_| {
+                        std::io::Error::new(
+                            std::io::ErrorKind::OutOfMemory,
+                            format!("{size} bytes, too large to read"),
+                        )
+                    })
+                    .and_then(|()| f.by_ref().take(size as u64).read_to_end(&mut b).map(drop))
             };
             match read {
                 Ok(()) => Ok(Some(b)),

@@ -1076,6 +1076,18 @@ fn refuses_a_root_key_that_does_not_match_the_root() {
     );
 }
 
+#[test]
+fn a_broken_root_is_reported_alone_before_an_unreadable_cluster_file() {
+    assert_refused(
+        |pki| {
+            std::fs::copy(broken("other-root/root-key.pem"), pki.join("root-key.pem")).unwrap();
+            std::fs::write(pki.join("c2/cert-chain.pem"), b"\xff\xfe not text").unwrap();
+        },
+        &["pki/root-key.pem: does not match the public key of pki/root-cert.pem".to_owned()],
+        &[],
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // d. Rotation and status through the CLI
 

@@ -138,6 +138,29 @@ fn a_key_without_its_certificate_is_recovered_by_render() {
 /// that leaves the output directory makes every command refuse, and nothing outside is
 /// touched.
 #[test]
+fn a_huge_sparse_file_in_the_output_is_an_error_not_an_abort() {
+    // `check` sizes its read buffer from fstat: a 10 TiB sparse file must be refused, with
+    // the output left as it was, not end the process in a failed allocation.
+    let (_t, d) = setup(SPEC);
+    assert_eq!(code(&run(&d, &["render", "mesh.yaml", "-o", "out"])), 0);
+    let f = d.join("out/clusters/cluster1/namespace.yaml");
+    let file = std::fs::OpenOptions::new().write(true).open(&f).unwrap();
+    if file.set_len(10 << 40).is_err() {
+        eprintln!("skip: this file system cannot hold a 10 TiB sparse file");
+        return;
+    }
+    drop(file);
+    let o = run(&d, &["check", "mesh.yaml", "-o", "out"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("namespace.yaml: 10995116277760 bytes, too large to read"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::metadata(&f).unwrap().len(), 10 << 40);
+}
+
+#[test]
 fn manifest_paths_outside_the_output_are_refused() {
     let (_t, d) = setup(SPEC);
     assert_eq!(code(&run(&d, &["render", "mesh.yaml", "-o", "out"])), 0);

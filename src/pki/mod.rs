@@ -484,13 +484,22 @@ impl Verification {
 
     /// Runs every check; all problems at once, in the order of the clusters.
     pub fn run(&self) -> Result<(), PkiError> {
-        for checks in [&self.roots, &self.clusters] {
-            let problems: Vec<String> = checks.iter().flat_map(|c| self.one(c)).collect();
-            if !problems.is_empty() {
-                return Err(PkiError { messages: problems });
-            }
+        self.run_roots()?;
+        self.all(&self.clusters)
+    }
+
+    /// Runs the roots' checks alone.
+    fn run_roots(&self) -> Result<(), PkiError> {
+        self.all(&self.roots)
+    }
+
+    fn all(&self, checks: &[Check]) -> Result<(), PkiError> {
+        let problems: Vec<String> = checks.iter().flat_map(|c| self.one(c)).collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(PkiError { messages: problems })
         }
-        Ok(())
     }
 
     fn one(&self, check: &Check) -> Vec<String> {
@@ -585,14 +594,21 @@ pub fn ensure_deferred(
 ) -> Result<(Material, Option<Verification>), PkiError> {
     let mut created = Vec::new();
     let (roots, root_checks) = load_roots_deferred(s, mode, &mut created)?;
-    let mut cluster_checks = Vec::new();
+    let mut verification = Verification::of(root_checks, Vec::new());
     let mut loaded = BTreeMap::new();
     for name in clusters {
-        let l = load_cluster(&s.dir.join(name))?;
-        cluster_checks.extend(check_cluster(s, name, &l, &roots, mode, keys));
+        let l = match load_cluster(&s.dir.join(name)) {
+            Ok(l) => l,
+            // A broken root is reported alone, before a cluster file that cannot be read.
+            Err(e) => {
+                verification.run_roots()?;
+                return Err(e);
+            }
+        };
+        let checks = check_cluster(s, name, &l, &roots, mode, keys);
+        verification.clusters.extend(checks);
         loaded.insert(name.clone(), l);
     }
-    let mut verification = Verification::of(root_checks, cluster_checks);
     verification.trusted = roots.trusted();
     let complete = loaded
         .values()

@@ -265,8 +265,10 @@ pub fn render_chunks(
                 let tx = tx; // dropped when planning ends, which ends the loop below
                 plan::plan_chunks(mesh, &topo, &material, &addresses, options, |plan| {
                     let chunk = render_chunk(&env, &plan, sops_keys.as_ref(), options)?;
-                    // The receiver is gone only when `sink` failed; its error is the one told.
-                    tx.send(chunk).map_err(|_| Stop::Consumer)
+                    // The receiver is gone only when `sink` failed, and its error is the one
+                    // told (`told?` below comes first): this one only stops the planning.
+                    tx.send(chunk)
+                        .map_err(|_| Failure::Other("the write stage stopped".to_owned()))
                 })
             })
             .map_err(|e| {
@@ -298,11 +300,7 @@ pub fn render_chunks(
             Err(panic) => std::panic::resume_unwind(panic),
         };
         told?;
-        produced.map_err(|e| match e {
-            Stop::Failed(f) => f,
-            // Not reached: the receiver lives until the producer is done unless `sink` failed.
-            Stop::Consumer => Failure::Other("internal: the write stage stopped".to_owned()),
-        })
+        produced
     })?;
     Ok(material)
 }
@@ -327,20 +325,6 @@ fn main_stack_size() -> usize {
         }
     }
     DEFAULT
-}
-
-/// Why the render stage of [`render_chunks`] stopped early.
-enum Stop {
-    /// Planning or rendering failed.
-    Failed(Failure),
-    /// The write stage failed and hung up; its own error is reported.
-    Consumer,
-}
-
-impl From<Failure> for Stop {
-    fn from(f: Failure) -> Self {
-        Stop::Failed(f)
-    }
 }
 
 /// Renders (and, with SOPS, seals) the files of one planned chunk.

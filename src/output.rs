@@ -294,29 +294,28 @@ fn read_opt(path: &Path) -> Result<Option<Vec<u8>>, OutputError> {
             // fstat (as any read sees a file as it was at some moment).
             let size = match f.metadata() {
                 Ok(m) if m.is_dir() => return Ok(Some(Vec::new())),
-                Ok(m) => usize::try_from(m.len()).unwrap_or(usize::MAX),
+                Ok(m) => m.len(),
                 Err(e) => return Err(io(path, e)),
             };
             let mut b = Vec::new();
-            let read = if size == 0 || size == usize::MAX {
-                // Empty as far as fstat knows (or too large to say): read what is there.
+            // A huge (or sparse) file is an error, not an abort.
+            let too_large = || {
+                std::io::Error::new(
+                    std::io::ErrorKind::OutOfMemory,
+                    format!("{size} bytes, too large to read"),
+                )
+            };
+            let read = if size == 0 {
+                // Empty as far as fstat knows (a /proc-like file, say): read what is there.
                 f.read_to_end(&mut b).map(drop)
             } else {
-                // A huge (or sparse) file is an error, not an abort.
-                b.try_reserve_exact(size)
-                    .map_err(|_| {
-                        std::io::Error::new(
-                            std::io::ErrorKind::OutOfMemory,
-                            format!("{size} bytes, too large to read"),
-                        )
-                    })
-                    .and_then(|()| f.by_ref().take(size as u64).read_to_end(&mut b).map(drop))
+                usize::try_from(size)
+                    .ok()
+                    .and_then(|n| b.try_reserve_exact(n).ok())
+                    .ok_or_else(too_large)
+                    .and_then(|()| f.by_ref().take(size).read_to_end(&mut b).map(drop))
             };
-            match read {
-                Ok(()) => Ok(Some(b)),
-                Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => Ok(Some(Vec::new())),
-                Err(e) => Err(io(path, e)),
-            }
+            read.map(|()| Some(b)).map_err(|e| io(path, e))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => Ok(Some(Vec::new())),

@@ -318,7 +318,7 @@ pub fn load_roots(
     created: &mut Vec<String>,
 ) -> Result<Roots, PkiError> {
     let (roots, checks) = load_roots_deferred(s, mode, created)?;
-    Verification::of(checks, Vec::new()).run()?;
+    Verification::of(checks, Vec::new()).run_roots()?;
     Ok(roots)
 }
 
@@ -473,13 +473,23 @@ pub struct Verification {
 }
 
 impl Verification {
-    fn of(roots: Vec<Check>, clusters: Vec<Check>) -> Self {
+    /// The roots' checks; the clusters' are added as they are loaded, judged against
+    /// `trusted` (DER of every root the mesh trusts now).
+    fn of(roots: Vec<Check>, trusted: Vec<Vec<u8>>) -> Self {
         Verification {
             roots,
-            clusters,
-            trusted: Vec::new(),
+            clusters: Vec::new(),
+            trusted,
             now: now(),
         }
+    }
+
+    /// Whether loading already found a problem (a check that is no more than its message).
+    fn found_problems(&self) -> bool {
+        self.roots
+            .iter()
+            .chain(&self.clusters)
+            .any(|c| matches!(c, Check::Problem(_)))
     }
 
     /// Runs every check; all problems at once, in the order of the clusters.
@@ -581,11 +591,11 @@ pub fn ensure_with(
 }
 
 /// [`ensure_with`], leaving the costly checks to the caller when that is safe: in
-/// [`Mode::ReadOnly`] with every file of every cluster present, nothing is written, so the
-/// material is returned at once with its [`Verification`], which the caller must run (and
-/// see pass) before it uses the material for anything it reports or keeps. `check` runs it
-/// on one core while the render starts on the other. Otherwise (something to issue or
-/// complete) everything is verified first, as [`ensure_with`] does, and `None` is returned.
+/// [`Mode::ReadOnly`], when loading found no problem, nothing is written, so the material
+/// is returned at once with its [`Verification`], which the caller must run (and see pass)
+/// before it uses the material for anything it reports or keeps. `check` runs it on one
+/// core while the render starts on the other. Otherwise everything is verified first, as
+/// [`ensure_with`] does, and `None` is returned.
 pub fn ensure_deferred(
     s: &PkiSettings,
     clusters: &[String],
@@ -594,7 +604,7 @@ pub fn ensure_deferred(
 ) -> Result<(Material, Option<Verification>), PkiError> {
     let mut created = Vec::new();
     let (roots, root_checks) = load_roots_deferred(s, mode, &mut created)?;
-    let mut verification = Verification::of(root_checks, Vec::new());
+    let mut verification = Verification::of(root_checks, roots.trusted());
     let mut loaded = BTreeMap::new();
     for name in clusters {
         let l = match load_cluster(&s.dir.join(name)) {
@@ -609,35 +619,18 @@ pub fn ensure_deferred(
         verification.clusters.extend(checks);
         loaded.insert(name.clone(), l);
     }
-    verification.trusted = roots.trusted();
-    let complete = loaded
-        .values()
-        .all(|l| l.ca_cert.is_some() && l.root_cert.is_some() && l.cert_chain.is_some());
-    // A problem found while loading (a missing key the output embeds, say) fails the run
-    // anyway: reported now, it never reaches the render.
-    let clean = !verification
-        .roots
-        .iter()
-        .chain(&verification.clusters)
-        .any(|c| matches!(c, Check::Problem(_)));
-    if mode == Mode::ReadOnly && created.is_empty() && complete && clean {
-        let mut out = BTreeMap::new();
-        for (name, l) in loaded {
-            let ca = complete_cluster(s, &name, l, None, &roots, &mut created)?;
-            out.insert(name, ca);
-        }
-        let material = Material {
-            rotation: roots.rotation,
-            clusters: out,
-            created,
-            loose_keys: loose_keys(s, clusters),
-        };
-        return Ok((material, Some(verification)));
+    // Read-only, every missing file is a problem found while loading (and the roots are
+    // never created), so without one nothing below is issued or written: the costly checks
+    // may wait for the caller. A problem (a missing key the output embeds, say) fails the
+    // run anyway: reported now, it never reaches the render.
+    let deferred = mode == Mode::ReadOnly && !verification.found_problems();
+    if !deferred {
+        verification.run()?;
     }
-    verification.run()?;
-    // Everything present is sound: issue the missing intermediates, on every core (RSA key
-    // generation dominates; each key is independent, and the output is deterministic apart
-    // from the keys themselves), then write and complete cluster by cluster, in order.
+    // Everything present is sound (or, deferred, complete): issue the missing
+    // intermediates, on every core (RSA key generation dominates; each key is independent,
+    // and the output is deterministic apart from the keys themselves), then write and
+    // complete cluster by cluster, in order.
     let missing: Vec<&str> = loaded
         .iter()
         .filter(|(_, l)| l.ca_cert.is_none() && l.ca_key.is_none())
@@ -658,7 +651,7 @@ pub fn ensure_deferred(
             created,
             loose_keys: loose_keys(s, clusters),
         },
-        None,
+        deferred.then_some(verification),
     ))
 }
 

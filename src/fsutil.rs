@@ -18,6 +18,25 @@
 //! An interruption before 3 leaves only temp files (removed by the next render); during 3,
 //! some targets new and some old, each complete; after `Batch::commit` returns, everything
 //! renamed is durable. That is the guarantee `write_atomic` gives, for any number of files.
+//!
+//! Two files of a batch have a place of their own in that order, so they need no barrier of
+//! their own (each `write_atomic` is two `fsync`s, a few milliseconds on a slow disk):
+//!
+//! - the *journal* ([`Batch::stage_journal`], `pending.json`: what the render is about to
+//!   write) is staged with the rest, so barrier 2 makes its data durable; it is renamed
+//!   right after that barrier, and its directory synced, before any target is renamed or
+//!   deleted ([`Batch::flush`]): whatever a crash leaves of steps 3–4, the journal saying
+//!   what was meant is already on disk;
+//! - the *manifest* ([`Batch::stage_manifest`], `owned.json`: the commit point) is staged
+//!   with the rest too, and renamed only after barrier 4, its directory synced before
+//!   `commit` returns: a crash before then leaves the old manifest and the journal (the
+//!   next render finishes the work), never a manifest claiming renames that were lost.
+//!
+//! The marker a first render writes before staging ([`Batch::journal`]) is renamed into
+//! place without a barrier: it only has to survive the process being killed (the page cache
+//! does not die with it); after a power loss it matters only beside temp files, which are
+//! not durable before barrier 2 either, and a directory of nothing but temp files and
+//! empty directories is known as meshrender's anyway (`output::dir_has_content`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -60,6 +79,18 @@ fn write_temp(tmp: &Path, bytes: &[u8], mode: u32) -> std::io::Result<std::fs::F
     Ok(f)
 }
 
+/// Writes `bytes` to `path` atomically (a temp file renamed over it) but not durably: a
+/// killed process leaves the old or the new file, whole; a power loss may leave either or
+/// neither. Only for the first render's marker (module docs).
+fn write_replace(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    let tmp = temp_path(path);
+    let result = write_temp(&tmp, bytes, mode).and_then(|_| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// Writes `bytes` to `path` atomically with unix permissions `mode`.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -91,6 +122,12 @@ pub struct Batch {
     created: Vec<PathBuf>,
     /// A file written at once by [`Batch::journal`], removed again without a commit.
     journal: Option<PathBuf>,
+    /// The journal of intentions (temp → target): renamed first, by [`Batch::flush`].
+    first: Option<(PathBuf, PathBuf)>,
+    /// The manifest (temp → target): renamed last, by [`Batch::commit`].
+    last: Option<(PathBuf, PathBuf)>,
+    /// Whether barrier 2 (and the journal's rename) are done.
+    flushed: bool,
 }
 
 impl Batch {
@@ -102,6 +139,9 @@ impl Batch {
             dirs: BTreeSet::new(),
             created: Vec::new(),
             journal: None,
+            first: None,
+            last: None,
+            flushed: false,
         }
     }
 
@@ -112,19 +152,51 @@ impl Batch {
         // Known before it exists: a write that fails half-way (disk full) leaves a temp file
         // the drop removes.
         self.temps.insert(tmp.clone(), path.to_path_buf());
-        let handle = write_temp(&tmp, bytes, mode)?;
+        self.write(&tmp, bytes, mode)
+    }
+
+    /// Stages the journal of intentions for `path`: renamed before every other file, once
+    /// their data is durable, and durable itself before anything else changes (module docs).
+    pub fn stage_journal(&mut self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        let tmp = self.stage_special(path)?;
+        self.first = Some((tmp.clone(), path.to_path_buf()));
+        self.write(&tmp, bytes, 0o644)
+    }
+
+    /// Stages the manifest for `path`: renamed after every other file is renamed and
+    /// durable, and durable itself when [`Batch::commit`] returns (module docs).
+    pub fn stage_manifest(&mut self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        let tmp = self.stage_special(path)?;
+        self.last = Some((tmp.clone(), path.to_path_buf()));
+        self.write(&tmp, bytes, 0o644)
+    }
+
+    /// The temp name of a journal or manifest at `path`, its directory created.
+    fn stage_special(&mut self, path: &Path) -> std::io::Result<PathBuf> {
+        if self.flushed {
+            return Err(std::io::Error::other(
+                "internal error: a file staged after the flush",
+            ));
+        }
+        self.create_dir(path.parent().unwrap_or(Path::new(".")))?;
+        Ok(temp_path(path))
+    }
+
+    /// Writes a staged temp file, keeping its handle where barrier 2 needs it.
+    fn write(&mut self, tmp: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+        let handle = write_temp(tmp, bytes, mode)?;
         if !HAS_SYNCFS {
             self.handles.push(handle);
         }
         Ok(())
     }
 
-    /// Writes `bytes` to `path` at once and durably ([`write_atomic`]), as the first thing
-    /// of the batch: a marker that survives an interruption (`kill -9`), and is removed again
+    /// Writes `bytes` to `path` at once, as the first thing of the batch: a marker that
+    /// survives the process being killed (`kill -9`; no barrier, module docs), removed again
     /// (with the directories it needed) if the batch is dropped without a commit.
     pub fn journal(&mut self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         self.create_dir(path.parent().unwrap_or(Path::new(".")))?;
-        write_atomic(path, bytes, 0o644)?;
+        write_replace(path, bytes, 0o644)?;
         self.journal = Some(path.to_path_buf());
         Ok(())
     }
@@ -157,34 +229,74 @@ impl Batch {
     /// Whether `tmp` is one of this batch's temp files.
     pub fn is_staged(&self, tmp: &Path) -> bool {
         self.temps.contains_key(tmp)
+            || [&self.first, &self.last]
+                .into_iter()
+                .flatten()
+                .any(|(t, _)| t == tmp)
     }
 
-    /// Barrier, renames, barrier: afterwards every staged file is in place and durable.
-    pub fn commit(mut self) -> std::io::Result<()> {
-        self.journal = None;
-        if self.temps.is_empty() {
-            self.created.clear();
+    /// Barrier 2 (the data of every staged file is durable), then the journal, if one was
+    /// staged, renamed into place and its directory synced: from here on, a caller may
+    /// delete what the journal says goes. Nothing else is renamed yet.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        if self.flushed {
             return Ok(());
         }
-        barrier(&self.root, &self.handles)?;
+        // The marker is either replaced by the journal now or, without one, stays the
+        // commit's business: no longer removed by the drop either way.
+        self.journal = None;
+        let staged = !self.temps.is_empty() || self.first.is_some() || self.last.is_some();
+        if staged {
+            barrier(&self.root, &self.handles)?;
+        }
         self.handles.clear();
         self.created.clear();
-        // Renamed in place: if one rename fails, the drop still removes the temp files left.
-        for (tmp, path) in &self.temps {
+        if let Some((tmp, path)) = self.first.take() {
+            let renamed = std::fs::rename(&tmp, &path);
+            if renamed.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            renamed?;
+            sync_dir(path.parent().unwrap_or(Path::new(".")))?;
+        }
+        self.flushed = true;
+        Ok(())
+    }
+
+    /// [`Batch::flush`] if not done, renames, barrier 4, then the manifest, if one was
+    /// staged, renamed into place and its directory synced: afterwards every staged file is
+    /// in place and durable.
+    pub fn commit(mut self) -> std::io::Result<()> {
+        self.flush()?;
+        // A manifest to commit means something changed, deletions included (done by the
+        // caller after the flush): they are made durable before it too.
+        if !self.temps.is_empty() || self.last.is_some() {
+            // Renamed in place: if one rename fails, the drop still removes the temp files
+            // left.
+            for (tmp, path) in &self.temps {
+                std::fs::rename(tmp, path)?;
+            }
+            self.temps.clear();
+            if HAS_SYNCFS {
+                syncfs(&self.root)?;
+            } else {
+                self.dirs.iter().try_for_each(|d| sync_dir(d))?;
+            }
+        }
+        if let Some((tmp, path)) = &self.last {
             std::fs::rename(tmp, path)?;
+            let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+            self.last = None;
+            sync_dir(&dir)?;
         }
-        self.temps.clear();
-        if HAS_SYNCFS {
-            syncfs(&self.root)
-        } else {
-            self.dirs.iter().try_for_each(|d| sync_dir(d))
-        }
+        Ok(())
     }
 }
 
 impl Drop for Batch {
     fn drop(&mut self) {
-        for tmp in self.temps.keys() {
+        let special = [&self.first, &self.last].into_iter().flatten();
+        for tmp in self.temps.keys().chain(special.map(|(t, _)| t)) {
             let _ = std::fs::remove_file(tmp);
         }
         if let Some(j) = &self.journal {

@@ -203,16 +203,16 @@ pub fn read_manifest(out: &Path) -> Result<Option<Manifest>, OutputError> {
 
 fn read_manifest_at(out: &Path, rel: &str) -> Result<Option<Manifest>, OutputError> {
     let path = out.join(rel);
-    let m: Manifest = match std::fs::read(&path) {
-        Ok(b) => serde_json::from_slice(&b).map_err(|e| {
-            OutputError::BadManifest(format!(
-                "{}: not a meshrender ownership manifest ({e}); restore it from version control, or remove it and render with --force",
-                path.display()
-            ))
-        })?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io(&path, e)),
+    // Read as any file of the output is (bounded in size, no symbolic link followed).
+    let Some(b) = read_opt(&path)? else {
+        return Ok(None);
     };
+    let m: Manifest = serde_json::from_slice(&b).map_err(|e| {
+        OutputError::BadManifest(format!(
+            "{}: not a meshrender ownership manifest ({e}); restore it from version control, or remove it and render with --force",
+            path.display()
+        ))
+    })?;
     // The manifest lives in a repository others can edit: a path in it must name a file
     // inside the output directory, or `render` would delete (and `diff` print) it elsewhere.
     if let Some(bad) = m.files.iter().find(|f| !is_confined(&f.path)) {
@@ -272,6 +272,11 @@ fn no_links(out: &Path, rel: &str, checked: &mut BTreeSet<String>) -> Result<(),
     Ok(())
 }
 
+/// The largest file of the output directory `check`, `diff` and `render` read (1 GiB): far
+/// above anything meshrender writes (the README of a 10,000-cluster mesh is tens of MB), so
+/// a larger file was not written by meshrender and is an error.
+const MAX_OUTPUT_FILE: u64 = 1 << 30;
+
 /// The bytes of a file of the output directory, `None` when absent. The file itself is
 /// opened without following a symbolic link (`O_NOFOLLOW`: one syscall, no extra `lstat`);
 /// its directories were checked by [`no_links`].
@@ -298,7 +303,10 @@ fn read_opt(path: &Path) -> Result<Option<Vec<u8>>, OutputError> {
                 Err(e) => return Err(io(path, e)),
             };
             let mut b = Vec::new();
-            // A huge (or sparse) file is an error, not an abort.
+            // A huge (or sparse) file is an error, not an abort: refused above a fixed size
+            // (an allocator that overcommits would grant the buffer and the reads would
+            // fill memory until the kernel kills the process), or when the buffer cannot be
+            // had.
             let too_large = || {
                 std::io::Error::new(
                     std::io::ErrorKind::OutOfMemory,
@@ -311,6 +319,7 @@ fn read_opt(path: &Path) -> Result<Option<Vec<u8>>, OutputError> {
             } else {
                 usize::try_from(size)
                     .ok()
+                    .filter(|_| size <= MAX_OUTPUT_FILE)
                     .and_then(|n| b.try_reserve_exact(n).ok())
                     .ok_or_else(too_large)
                     .and_then(|()| f.by_ref().take(size).read_to_end(&mut b).map(drop))
@@ -734,12 +743,13 @@ pub struct ApplyReport {
 
 impl Staged {
     /// Carries out the analysis the files were staged for (the caller has already refused or
-    /// been forced): the journal of intentions (`pending.json`) first, then the pruned files
-    /// deleted, then every staged file made durable and renamed at once
-    /// ([`fsutil::Batch::commit`]: two durability barriers in all, not one fsync per file;
-    /// fsutil's module docs give the reasoning), then the manifest, last, as the commit point.
+    /// been forced): every staged file and the journal of intentions (`pending.json`) made
+    /// durable at once, the journal put in place, then the pruned files deleted, every
+    /// staged file renamed and made durable at once, then the manifest, last, as the commit
+    /// point ([`fsutil::Batch`]: two durability barriers in all, not one fsync per file;
+    /// fsutil's module docs give the reasoning).
     pub fn commit(self, out: &Path, analysis: &Analysis) -> Result<ApplyReport, OutputError> {
-        let Some(batch) = self.batch else {
+        let Some(mut batch) = self.batch else {
             return Err(OutputError::Io(
                 "internal error: a refused render was asked to commit".to_owned(),
             ));
@@ -749,10 +759,22 @@ impl Staged {
             .entries
             .iter()
             .any(|e| e.removing || e.status != Status::Unchanged);
+        let (pending, manifest) = (out.join(PENDING), out.join(MANIFEST));
+        let bytes = analysis.manifest.to_bytes();
+        // A render that changes files: the journal and the manifest ride the batch's two
+        // barriers (fsutil's module docs); the journal is in place and durable after the
+        // flush, before anything is deleted or renamed.
         if touches {
-            let p = out.join(PENDING);
-            write_atomic(&p, &analysis.manifest.to_bytes(), 0o644).map_err(|err| io(&p, err))?;
+            batch
+                .stage_journal(&pending, &bytes)
+                .map_err(|err| io(&pending, err))?;
+            if analysis.manifest_changed {
+                batch
+                    .stage_manifest(&manifest, &bytes)
+                    .map_err(|err| io(&manifest, err))?;
+            }
         }
+        batch.flush().map_err(|err| io(out, err))?;
         let mut report = ApplyReport::default();
         for e in &analysis.entries {
             if e.removing {
@@ -778,13 +800,13 @@ impl Staged {
         // render leaves even those as they were.
         remove_stale_temps(out, &batch)?;
         batch.commit().map_err(|err| io(out, err))?;
-        if analysis.manifest_changed {
-            let p = out.join(MANIFEST);
-            write_atomic(&p, &analysis.manifest.to_bytes(), 0o644).map_err(|err| io(&p, err))?;
+        // Nothing else changed (the spec's digest or the tool version did): the manifest
+        // alone, at once.
+        if analysis.manifest_changed && !touches {
+            write_atomic(&manifest, &bytes, 0o644).map_err(|err| io(&manifest, err))?;
         }
         // The manifest is true now: the journal of intentions goes (also one left by an
         // interrupted run that this one completed).
-        let pending = out.join(PENDING);
         match std::fs::remove_file(&pending) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -160,6 +160,23 @@ fn a_huge_sparse_file_in_the_output_is_an_error_not_an_abort() {
         stderr(&o)
     );
     assert_eq!(std::fs::metadata(&f).unwrap().len(), 10 << 40);
+
+    // The manifest is read the same way: a sparse one is refused, not read into memory.
+    std::fs::write(&f, b"").unwrap();
+    let m = d.join("out/.meshrender/owned.json");
+    let file = std::fs::OpenOptions::new().write(true).open(&m).unwrap();
+    file.set_len(10 << 40).unwrap();
+    drop(file);
+    for cmd in ["check", "render", "diff"] {
+        let o = run(&d, &[cmd, "mesh.yaml", "-o", "out"]);
+        assert_eq!(code(&o), 2, "{cmd}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("owned.json: 10995116277760 bytes, too large to read"),
+            "{cmd}: {}",
+            stderr(&o)
+        );
+    }
+    assert_eq!(std::fs::metadata(&m).unwrap().len(), 10 << 40);
 }
 
 #[test]

@@ -17,6 +17,7 @@ pub mod istio;
 pub mod model;
 pub mod output;
 mod overlay;
+mod pipeline;
 pub mod pki;
 mod plan;
 mod render;
@@ -247,29 +248,30 @@ pub fn render_chunks(
     let addresses =
         federation::ensure(mesh, mode).map_err(|e| pki_first(Failure::Federation(e)))?;
     let env = render::environment();
-    // Two stages on two threads: this thread hands each chunk to `sink` (compare with the
-    // tree, stage temp files, print progress) while a second one plans and renders the next.
-    // The channel holds four chunks, so at most six are alive at once (being rendered,
-    // waiting, being written): memory still follows the largest cluster. (One chunk made
-    // the threads wait on each other three times as often: 15 context switches against 5
-    // in a 10-cluster `check`.) Chunks arrive in plan order, so what `sink` sees, and the
-    // output, do not depend on the threads.
-    let (tx, rx) = std::sync::mpsc::sync_channel(4);
+    // Two threads (`pipeline`'s docs): a second one plans each chunk in order and both
+    // render them; this one hands each to `sink` (compare with the tree, stage temp files,
+    // print progress) in plan order. At most five chunks are queued, being rendered or
+    // waiting for `sink`, so memory still follows the largest cluster. (A render thread
+    // alone, this one only sinking, left this one idle most of a 10-cluster `check`.)
+    let render = |plan: plan::Plan| render_chunk(&env, &plan, sops_keys.as_ref(), options);
+    let pipe = pipeline::Pipeline::new(5);
     std::thread::scope(|scope| {
+        // However this thread leaves the scope, the planner is told to stop first.
+        let stop = pipeline::StopOnDrop(&pipe);
         // The main thread's stack size: a deeply nested override is merged and serialized
         // here, and must not fail where it did not before.
         let producer = std::thread::Builder::new()
             .name("render".to_owned())
             .stack_size(main_stack_size())
             .spawn_scoped(scope, || {
-                let tx = tx; // dropped when planning ends, which ends the loop below
-                plan::plan_chunks(mesh, &topo, &material, &addresses, options, |plan| {
-                    let chunk = render_chunk(&env, &plan, sops_keys.as_ref(), options)?;
-                    // The receiver is gone only when `sink` failed, and its error is the one
-                    // told (`told?` below comes first): this one only stops the planning.
-                    tx.send(chunk)
-                        .map_err(|_| Failure::Other("the write stage stopped".to_owned()))
-                })
+                let planned = plan::plan_chunks(mesh, &topo, &material, &addresses, options, |p| {
+                    // Stopped: the sink's side has the error to tell (or a failed chunk
+                    // does, in plan order); this one only stops the planning.
+                    pipe.push(p, &render).map_err(|pipeline::Stopped| {
+                        Failure::Other("the write stage stopped".to_owned())
+                    })
+                });
+                pipe.finish(planned, &render);
             })
             .map_err(|e| {
                 pki_first(Failure::Other(format!(
@@ -282,25 +284,17 @@ pub fn render_chunks(
         if let Some(v) = &verification
             && let Err(e) = v.run()
         {
-            drop(rx);
+            drop(stop);
             // Whatever the render stage did is moot; the PKI problem is the one told.
             let _ = producer.join();
             return Err(Failure::Pki(e));
         }
-        let mut told = Ok(());
-        for chunk in &rx {
-            if let Err(e) = sink(chunk) {
-                told = Err(e);
-                break;
-            }
+        let told = pipe.drain(&render, &mut sink);
+        drop(stop);
+        if let Err(panic) = producer.join() {
+            std::panic::resume_unwind(panic);
         }
-        drop(rx);
-        let produced = match producer.join() {
-            Ok(r) => r,
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
-        told?;
-        produced
+        told
     })?;
     Ok(material)
 }

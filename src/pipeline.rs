@@ -193,7 +193,7 @@ mod tests {
         let render = |i: usize| {
             let now = alive.fetch_add(1, Ordering::SeqCst) + 1;
             most.fetch_max(now, Ordering::SeqCst);
-            let spin = if i % 3 == 0 { 20_000 } else { 2_000 };
+            let spin = if i.is_multiple_of(3) { 20_000 } else { 2_000 };
             std::hint::black_box((0..spin).sum::<usize>());
             if Some(i) == fail_render {
                 alive.fetch_sub(1, Ordering::SeqCst);

@@ -32,11 +32,10 @@
 //!   `commit` returns: a crash before then leaves the old manifest and the journal (the
 //!   next render finishes the work), never a manifest claiming renames that were lost.
 //!
-//! The marker a first render writes before staging ([`Batch::journal`]) is renamed into
-//! place without a barrier: it only has to survive the process being killed (the page cache
-//! does not die with it); after a power loss it matters only beside temp files, which are
-//! not durable before barrier 2 either, and a directory of nothing but temp files and
-//! empty directories is known as meshrender's anyway (`output::dir_has_content`).
+//! The marker a first render writes before staging ([`Batch::journal`]) keeps barriers of
+//! its own ([`write_atomic`]): renamed in without them, a power loss could leave it present
+//! but empty (the new name durable before its data), which the next render would refuse as
+//! a broken journal.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -79,18 +78,6 @@ fn write_temp(tmp: &Path, bytes: &[u8], mode: u32) -> std::io::Result<std::fs::F
     Ok(f)
 }
 
-/// Writes `bytes` to `path` atomically (a temp file renamed over it) but not durably: a
-/// killed process leaves the old or the new file, whole; a power loss may leave either or
-/// neither. Only for the first render's marker (module docs).
-fn write_replace(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
-    let tmp = temp_path(path);
-    let result = write_temp(&tmp, bytes, mode).and_then(|_| std::fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
 /// Writes `bytes` to `path` atomically with unix permissions `mode`.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -128,6 +115,9 @@ pub struct Batch {
     last: Option<(PathBuf, PathBuf)>,
     /// Whether barrier 2 (and the journal's rename) are done.
     flushed: bool,
+    /// Directories a deletion changed ([`Batch::removed`]): synced by barrier 4 where it is
+    /// not one `syncfs`.
+    emptied: BTreeSet<PathBuf>,
 }
 
 impl Batch {
@@ -142,6 +132,7 @@ impl Batch {
             first: None,
             last: None,
             flushed: false,
+            emptied: BTreeSet::new(),
         }
     }
 
@@ -191,12 +182,13 @@ impl Batch {
         Ok(())
     }
 
-    /// Writes `bytes` to `path` at once, as the first thing of the batch: a marker that
-    /// survives the process being killed (`kill -9`; no barrier, module docs), removed again
-    /// (with the directories it needed) if the batch is dropped without a commit.
+    /// Writes `bytes` to `path` at once and durably ([`write_atomic`]), as the first thing
+    /// of the batch: a marker that survives an interruption (`kill -9`, a power loss), and is
+    /// removed again (with the directories it needed) if the batch is dropped without a
+    /// commit.
     pub fn journal(&mut self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         self.create_dir(path.parent().unwrap_or(Path::new(".")))?;
-        write_replace(path, bytes, 0o644)?;
+        write_atomic(path, bytes, 0o644)?;
         self.journal = Some(path.to_path_buf());
         Ok(())
     }
@@ -224,6 +216,17 @@ impl Batch {
             }
         }
         Ok(())
+    }
+
+    /// Records that the caller deleted `path` (after [`Batch::flush`]), and with it perhaps
+    /// its emptied parents up to the batch's root: barrier 4 makes those deletions durable
+    /// before the manifest goes in.
+    pub fn removed(&mut self, path: &Path) {
+        let mut dir = path.parent();
+        while let Some(d) = dir.filter(|d| d.starts_with(&self.root)) {
+            self.emptied.insert(d.to_path_buf());
+            dir = d.parent();
+        }
     }
 
     /// Whether `tmp` is one of this batch's temp files.
@@ -269,7 +272,7 @@ impl Batch {
     pub fn commit(mut self) -> std::io::Result<()> {
         self.flush()?;
         // A manifest to commit means something changed, deletions included (done by the
-        // caller after the flush): they are made durable before it too.
+        // caller after the flush and told with `removed`): they are made durable before it.
         if !self.temps.is_empty() || self.last.is_some() {
             // Renamed in place: if one rename fails, the drop still removes the temp files
             // left.
@@ -281,6 +284,12 @@ impl Batch {
                 syncfs(&self.root)?;
             } else {
                 self.dirs.iter().try_for_each(|d| sync_dir(d))?;
+                // An emptied directory may be gone itself: its surviving parent, also
+                // recorded, holds that change.
+                self.emptied.iter().try_for_each(|d| match sync_dir(d) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                    other => other,
+                })?;
             }
         }
         if let Some((tmp, path)) = &self.last {

@@ -254,7 +254,9 @@ pub fn render_chunks(
     // waiting for `sink`, so memory still follows the largest cluster. (A render thread
     // alone, this one only sinking, left this one idle most of a 10-cluster `check`.)
     let render = |plan: plan::Plan| render_chunk(&env, &plan, sops_keys.as_ref(), options);
-    let pipe = pipeline::Pipeline::new(5);
+    let pipe = pipeline::Pipeline::new(5, || {
+        Failure::Other("the render thread ended in a panic".to_owned())
+    });
     std::thread::scope(|scope| {
         // However this thread leaves the scope, the planner is told to stop first.
         let stop = pipeline::StopOnDrop(&pipe);
@@ -264,6 +266,7 @@ pub fn render_chunks(
             .name("render".to_owned())
             .stack_size(main_stack_size())
             .spawn_scoped(scope, || {
+                let _guard = pipeline::PlannerGuard(&pipe);
                 let planned = plan::plan_chunks(mesh, &topo, &material, &addresses, options, |p| {
                     // Stopped: the sink's side has the error to tell (or a failed chunk
                     // does, in plan order); this one only stops the planning.

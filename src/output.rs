@@ -287,7 +287,9 @@ fn read_opt(path: &Path) -> Result<Option<Vec<u8>>, OutputError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        opts.custom_flags(libc::O_NOFOLLOW);
+        // O_NONBLOCK: a FIFO planted in the output must not hang the open (no effect on a
+        // regular file); it is refused below.
+        opts.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     }
     match opts.open(path) {
         Ok(mut f) => {
@@ -299,6 +301,12 @@ fn read_opt(path: &Path) -> Result<Option<Vec<u8>>, OutputError> {
             // fstat (as any read sees a file as it was at some moment).
             let size = match f.metadata() {
                 Ok(m) if m.is_dir() => return Ok(Some(Vec::new())),
+                Ok(m) if !m.is_file() => {
+                    return Err(OutputError::Io(format!(
+                        "{}: not a regular file (meshrender writes only regular files)",
+                        path.display()
+                    )));
+                }
                 Ok(m) => m.len(),
                 Err(e) => return Err(io(path, e)),
             };
@@ -307,21 +315,31 @@ fn read_opt(path: &Path) -> Result<Option<Vec<u8>>, OutputError> {
             // (an allocator that overcommits would grant the buffer and the reads would
             // fill memory until the kernel kills the process), or when the buffer cannot be
             // had.
-            let too_large = || {
+            let too_large = |n: u64| {
                 std::io::Error::new(
                     std::io::ErrorKind::OutOfMemory,
-                    format!("{size} bytes, too large to read"),
+                    format!("{n} bytes, too large to read"),
                 )
             };
             let read = if size == 0 {
-                // Empty as far as fstat knows (a /proc-like file, say): read what is there.
-                f.read_to_end(&mut b).map(drop)
+                // Empty as far as fstat knows (a /proc-like file, say): read what is there,
+                // up to the same bound.
+                f.by_ref()
+                    .take(MAX_OUTPUT_FILE + 1)
+                    .read_to_end(&mut b)
+                    .and_then(|n| {
+                        if n as u64 > MAX_OUTPUT_FILE {
+                            Err(too_large(n as u64))
+                        } else {
+                            Ok(())
+                        }
+                    })
             } else {
                 usize::try_from(size)
                     .ok()
                     .filter(|_| size <= MAX_OUTPUT_FILE)
                     .and_then(|n| b.try_reserve_exact(n).ok())
-                    .ok_or_else(too_large)
+                    .ok_or_else(|| too_large(size))
                     .and_then(|()| f.by_ref().take(size).read_to_end(&mut b).map(drop))
             };
             read.map(|()| Some(b)).map_err(|e| io(path, e))
@@ -781,6 +799,7 @@ impl Staged {
                 let p = out.join(&e.path);
                 std::fs::remove_file(&p).map_err(|err| io(&p, err))?;
                 remove_empty_parents(out, &p);
+                batch.removed(&p);
                 report.deleted.push(e.path.clone());
             } else if e.status == Status::Unchanged {
                 report.unchanged.push(e.path.clone());

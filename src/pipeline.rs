@@ -21,6 +21,9 @@ pub(crate) struct Pipeline<P, C, E> {
     state: Mutex<State<P, C, E>>,
     changed: Condvar,
     capacity: usize,
+    /// What [`Pipeline::drain`] returns when the planner's thread ended in a panic (which
+    /// its caller then re-raises from the join, so this is never what is told).
+    lost: fn() -> E,
 }
 
 struct State<P, C, E> {
@@ -36,13 +39,15 @@ struct State<P, C, E> {
     finished: Option<Result<(), E>>,
     /// The sink stopped (its error, a PKI failure, a panic): the planner stops too.
     stopped: bool,
+    /// The planner's thread panicked (planning or rendering): nothing more will come.
+    abandoned: bool,
 }
 
 /// The planner is to stop: the sink's side ended the run.
 pub(crate) struct Stopped;
 
 impl<P, C, E> Pipeline<P, C, E> {
-    pub(crate) fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize, lost: fn() -> E) -> Self {
         Pipeline {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
@@ -51,9 +56,11 @@ impl<P, C, E> Pipeline<P, C, E> {
                 planned: 0,
                 finished: None,
                 stopped: false,
+                abandoned: false,
             }),
             changed: Condvar::new(),
             capacity: capacity.max(1),
+            lost,
         }
     }
 
@@ -107,7 +114,7 @@ impl<P, C, E> Pipeline<P, C, E> {
                 return Err(Stopped);
             }
         }
-        Ok(())
+        if g.stopped { Err(Stopped) } else { Ok(()) }
     }
 
     /// The planner is done (`result`: its own outcome): it renders what is still queued, as
@@ -142,6 +149,9 @@ impl<P, C, E> Pipeline<P, C, E> {
         let mut next = 0;
         let mut g = self.lock();
         loop {
+            if g.abandoned {
+                return Err((self.lost)());
+            }
             if let Some(r) = g.done.remove(&next) {
                 // Room for the planner again.
                 self.changed.notify_all();
@@ -159,6 +169,22 @@ impl<P, C, E> Pipeline<P, C, E> {
             } else {
                 g = self.wait(g);
             }
+        }
+    }
+}
+
+/// Held by the planner's thread for its whole run: if that thread unwinds (a panic while
+/// planning or rendering), the sink's side stops waiting for chunks that will not come (its
+/// caller then re-raises the panic from the join, as a panic on one thread always was).
+pub(crate) struct PlannerGuard<'a, P, C, E>(pub(crate) &'a Pipeline<P, C, E>);
+
+impl<P, C, E> Drop for PlannerGuard<'_, P, C, E> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let mut g = self.0.lock();
+            g.abandoned = true;
+            g.stopped = true;
+            self.0.changed.notify_all();
         }
     }
 }
@@ -187,7 +213,7 @@ mod tests {
         fail_sink: Option<usize>,
         fail_plan: Option<usize>,
     ) -> (Vec<usize>, Result<(), String>, usize) {
-        let pipe = Pipeline::new(5);
+        let pipe = Pipeline::new(5, || "lost".to_owned());
         let alive = AtomicUsize::new(0);
         let most = AtomicUsize::new(0);
         let render = |i: usize| {
@@ -205,6 +231,7 @@ mod tests {
         let told = std::thread::scope(|s| {
             let stop = StopOnDrop(&pipe);
             let producer = s.spawn(|| {
+                let _guard = PlannerGuard(&pipe);
                 let planned = (0..n).try_for_each(|i| {
                     if Some(i) == fail_plan {
                         return Err(format!("plan {i}"));
@@ -259,6 +286,47 @@ mod tests {
             let (sunk, told, _) = run(40, Some(30), Some(4), None);
             assert_eq!(sunk, (0..4).collect::<Vec<_>>());
             assert_eq!(told, Err("sink 4".to_owned()));
+        }
+    }
+
+    /// A panic on the planner's thread (while rendering or planning) ends the sink's wait;
+    /// the join re-raises it.
+    #[test]
+    fn a_panic_on_the_planner_thread_is_raised_not_waited_for() {
+        for panic_at_plan in [false, true] {
+            let pipe: Pipeline<usize, usize, String> = Pipeline::new(5, || "lost".to_owned());
+            let sink_thread = std::thread::current().id();
+            // Renders from the fourth on panic on the planner's thread (which renders some:
+            // the sink is slow).
+            let render = |i: usize| {
+                let planner = std::thread::current().id() != sink_thread;
+                assert!(panic_at_plan || i < 3 || !planner, "render {i} panics");
+                Ok(i)
+            };
+            let mut sunk = Vec::new();
+            let (told, joined) = std::thread::scope(|s| {
+                let stop = StopOnDrop(&pipe);
+                let producer = s.spawn(|| {
+                    let _guard = PlannerGuard(&pipe);
+                    let planned = (0..40).try_for_each(|i| {
+                        assert!(!panic_at_plan || i != 7, "plan {i} panics");
+                        pipe.push(i, &render)
+                            .map_err(|Stopped| "stopped".to_owned())
+                    });
+                    pipe.finish(planned, &render);
+                });
+                // The sink is slow, so the planner renders (and panics) on its own thread.
+                let told = pipe.drain(&render, |c| {
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                    sunk.push(c);
+                    Ok(())
+                });
+                drop(stop);
+                (told, producer.join().is_err())
+            });
+            assert!(joined, "the planner's panic reaches the join");
+            assert_eq!(told, Err("lost".to_owned()));
+            assert!(sunk.iter().copied().eq(0..sunk.len()), "{sunk:?}");
         }
     }
 }

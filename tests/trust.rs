@@ -161,6 +161,20 @@ fn a_huge_sparse_file_in_the_output_is_an_error_not_an_abort() {
     );
     assert_eq!(std::fs::metadata(&f).unwrap().len(), 10 << 40);
 
+    // A FIFO in its place is refused at once, not waited on.
+    std::fs::remove_file(&f).unwrap();
+    let made = std::process::Command::new("mkfifo").arg(&f).status();
+    if require(made.is_ok_and(|s| s.success()), "mkfifo") {
+        let o = run(&d, &["check", "mesh.yaml", "-o", "out"]);
+        assert_eq!(code(&o), 2, "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("namespace.yaml: not a regular file"),
+            "{}",
+            stderr(&o)
+        );
+        std::fs::remove_file(&f).unwrap();
+    }
+
     // The manifest is read the same way: a sparse one is refused, not read into memory.
     std::fs::write(&f, b"").unwrap();
     let m = d.join("out/.meshrender/owned.json");

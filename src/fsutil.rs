@@ -149,28 +149,32 @@ impl Batch {
     /// Stages the journal of intentions for `path`: renamed before every other file, once
     /// their data is durable, and durable itself before anything else changes (module docs).
     pub fn stage_journal(&mut self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-        let tmp = self.stage_special(path)?;
-        self.first = Some((tmp.clone(), path.to_path_buf()));
-        self.write(&tmp, bytes, 0o644)
+        self.first = Some(self.stage_special(path, bytes)?);
+        Ok(())
     }
 
     /// Stages the manifest for `path`: renamed after every other file is renamed and
     /// durable, and durable itself when [`Batch::commit`] returns (module docs).
     pub fn stage_manifest(&mut self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-        let tmp = self.stage_special(path)?;
-        self.last = Some((tmp.clone(), path.to_path_buf()));
-        self.write(&tmp, bytes, 0o644)
+        self.last = Some(self.stage_special(path, bytes)?);
+        Ok(())
     }
 
-    /// The temp name of a journal or manifest at `path`, its directory created.
-    fn stage_special(&mut self, path: &Path) -> std::io::Result<PathBuf> {
+    /// Writes a journal or manifest to the temp name of `path` (its directory created):
+    /// (temp, target), or an error with no temp file left.
+    fn stage_special(&mut self, path: &Path, bytes: &[u8]) -> std::io::Result<(PathBuf, PathBuf)> {
         if self.flushed {
             return Err(std::io::Error::other(
                 "internal error: a file staged after the flush",
             ));
         }
         self.create_dir(path.parent().unwrap_or(Path::new(".")))?;
-        Ok(temp_path(path))
+        let tmp = temp_path(path);
+        if let Err(e) = self.write(&tmp, bytes, 0o644) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        Ok((tmp, path.to_path_buf()))
     }
 
     /// Writes a staged temp file, keeping its handle where barrier 2 needs it.

@@ -37,10 +37,9 @@ struct State<P, C, E> {
     planned: usize,
     /// The planner's own outcome, once it has planned everything (or failed).
     finished: Option<Result<(), E>>,
-    /// The sink stopped (its error, a PKI failure, a panic): the planner stops too.
+    /// The run ends: the sink's side stopped (its error, a PKI failure, a panic; only after
+    /// [`Pipeline::drain`] returned), or the planner's thread panicked ([`PlannerGuard`]).
     stopped: bool,
-    /// The planner's thread panicked (planning or rendering): nothing more will come.
-    abandoned: bool,
 }
 
 /// The planner is to stop: the sink's side ended the run.
@@ -56,7 +55,6 @@ impl<P, C, E> Pipeline<P, C, E> {
                 planned: 0,
                 finished: None,
                 stopped: false,
-                abandoned: false,
             }),
             changed: Condvar::new(),
             capacity: capacity.max(1),
@@ -149,7 +147,9 @@ impl<P, C, E> Pipeline<P, C, E> {
         let mut next = 0;
         let mut g = self.lock();
         loop {
-            if g.abandoned {
+            // Stopped while draining: only the planner's guard does that (the sink's side
+            // stops after `drain` returns), so nothing more will come.
+            if g.stopped {
                 return Err((self.lost)());
             }
             if let Some(r) = g.done.remove(&next) {
@@ -181,10 +181,7 @@ pub(crate) struct PlannerGuard<'a, P, C, E>(pub(crate) &'a Pipeline<P, C, E>);
 impl<P, C, E> Drop for PlannerGuard<'_, P, C, E> {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            let mut g = self.0.lock();
-            g.abandoned = true;
-            g.stopped = true;
-            self.0.changed.notify_all();
+            self.0.stop();
         }
     }
 }

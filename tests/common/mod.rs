@@ -119,6 +119,14 @@ pub fn run(dir: &Path, args: &[&str]) -> std::process::Output {
         .expect("runs meshrender")
 }
 
+/// Runs meshrender with `args` in `dir` and asserts it refused (exit 2) saying `needle`.
+pub fn refused(dir: &Path, args: &[&str], needle: &str) -> std::process::Output {
+    let o = run(dir, args);
+    assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+    assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
+    o
+}
+
 pub fn code(o: &std::process::Output) -> i32 {
     o.status.code().expect("exit code")
 }
